@@ -1,0 +1,91 @@
+package sockets
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+)
+
+// SecureTransport is the Sockets API's secureTransport option.
+type SecureTransport string
+
+const (
+	// SecureTransportOff is plain TCP (the default).
+	SecureTransportOff SecureTransport = "off"
+	// SecureTransportOn is TLS from the first byte.
+	SecureTransportOn SecureTransport = "on"
+	// SecureTransportStartTLS is plain TCP that may later be upgraded with [Socket.StartTLS].
+	SecureTransportStartTLS SecureTransport = "starttls"
+)
+
+// DialFunc opens the transport under a socket. ctx bounds the dial only.
+// It has the signature of [net.Dialer.DialContext], so proxy dialers plug in directly.
+type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// Options are the connect options. The zero value (and a nil *Options) mean
+// the Sockets API defaults: plain TCP, allowHalfOpen false, the system's TLS
+// roots. Connect copies them; the caller may reuse or change them afterwards.
+type Options struct {
+	// SecureTransport is "off" (the default when empty), "on" or "starttls".
+	SecureTransport SecureTransport
+
+	// AllowHalfOpen keeps the write side open after the peer's EOF. When
+	// false (the default), a read that sees EOF shuts the write side and
+	// closes the socket cleanly.
+	AllowHalfOpen bool
+
+	// TLSConfig holds TLS settings (roots, ALPN, client certificates, server
+	// name) for "on" and for a later StartTLS. It is cloned, never modified.
+	// ServerName defaults to the connect hostname and MinVersion to TLS 1.2.
+	// Setting it with SecureTransport "off" is an error.
+	TLSConfig *tls.Config
+
+	// Dial, when set, opens the TCP connection instead of a [net.Dialer]
+	// (a proxy's dialer, for example).
+	Dial DialFunc
+}
+
+func (o *Options) clone() Options {
+	if o == nil {
+		return Options{SecureTransport: SecureTransportOff}
+	}
+	c := *o
+	if c.SecureTransport == "" {
+		c.SecureTransport = SecureTransportOff
+	}
+	if c.TLSConfig != nil {
+		c.TLSConfig = c.TLSConfig.Clone()
+	}
+	return c
+}
+
+func (o *Options) validate() error {
+	switch o.SecureTransport {
+	case SecureTransportOff:
+		if o.TLSConfig != nil {
+			return errorf(ErrInvalidOptions, "TLSConfig is set but SecureTransport is \"off\"; set SecureTransport to \"on\" or \"starttls\", or drop TLSConfig")
+		}
+	case SecureTransportOn, SecureTransportStartTLS:
+	default:
+		return errorf(ErrInvalidOptions, "SecureTransport "+quote(string(o.SecureTransport))+" is not one of \"off\", \"on\", \"starttls\"")
+	}
+	return nil
+}
+
+// tlsConfig returns the TLS client configuration for host: the caller's
+// settings (cloned), ServerName defaulting to host, MinVersion to TLS 1.2.
+func tlsConfig(base *tls.Config, host string) *tls.Config {
+	var c *tls.Config
+	if base != nil {
+		c = base.Clone()
+	} else {
+		c = &tls.Config{}
+	}
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	if c.MinVersion == 0 {
+		c.MinVersion = tls.VersionTLS12
+	}
+	return c
+}

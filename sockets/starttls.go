@@ -1,0 +1,142 @@
+package sockets
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"time"
+)
+
+// StartTLSOptions are the options of [Socket.StartTLS], the Sockets API's
+// TlsOptions. A nil *StartTLSOptions means the defaults.
+type StartTLSOptions struct {
+	// ExpectedServerHostname is the name the server's certificate must
+	// cover. It defaults to the hostname given to Connect (or to
+	// TLSConfig.ServerName when that is set).
+	ExpectedServerHostname string
+
+	// TLSConfig replaces the TLSConfig given to Connect for this upgrade.
+	// It is cloned, never modified.
+	TLSConfig *tls.Config
+}
+
+// StartTLS upgrades a socket opened with SecureTransport "starttls" to TLS
+// and returns the new, secure socket. It returns at once: the handshake runs
+// behind the new socket, whose Opened reports its result.
+//
+// Misuse is refused with [ErrStartTLS] (or [ErrClosed]), checked in this
+// order: the socket already uses TLS; it is closed; it was not opened with
+// "starttls"; StartTLS was already called.
+//
+// On success this socket ends cleanly (Closed fires, Err is nil, Upgraded
+// reports true) and its readers and writers fail from then on; a read or
+// write in progress is interrupted. Bytes the peer sent after the upgrade
+// point and before the handshake are never handed on: if any are waiting
+// when the handshake starts, the new socket fails with
+// [ErrPlaintextInjection]. A reader that buffers ahead (a bufio.Reader over
+// the socket) must check it holds nothing before calling StartTLS.
+//
+// The handshake is bounded by the new socket's Close, not by a context; use
+// [Socket.Opened] with a context to bound the wait for it.
+func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
+	fail := func(err error) (*Socket, error) {
+		return nil, &SocketError{Op: "starttls", Addr: s.given, Err: err}
+	}
+	s.mu.Lock()
+	f := s.flags.Load()
+	switch {
+	case s.secure == SecureTransportOn:
+		s.mu.Unlock()
+		return fail(errorf(ErrStartTLS, "the socket already uses TLS"))
+	case f&fClosed != 0 && f&fUpgraded == 0:
+		s.mu.Unlock()
+		return fail(&detailError{kind: ErrClosed, msg: "cannot upgrade a closed socket"})
+	case s.secure != SecureTransportStartTLS:
+		s.mu.Unlock()
+		return fail(errorf(ErrStartTLS, "the socket was opened with SecureTransport "+quote(string(s.secure))+"; connect with SecureTransport \"starttls\" to upgrade it later"))
+	case f&fUpgraded != 0:
+		s.mu.Unlock()
+		return fail(errorf(ErrStartTLS, "StartTLS was already called on this socket; use the socket it returned"))
+	}
+	// Interrupt a read or write in progress; they see fUpgraded and fail.
+	if s.opened.Load() {
+		s.conn.SetDeadline(aLongTimeAgo)
+	}
+	s.mu.Unlock()
+
+	var base *tls.Config
+	host := s.addr.Hostname
+	if opts != nil {
+		base = opts.TLSConfig
+	}
+	if base == nil {
+		base = s.opts.TLSConfig
+	}
+	cfg := tlsConfig(base, host)
+	if opts != nil && opts.ExpectedServerHostname != "" {
+		cfg.ServerName = opts.ExpectedServerHostname
+	}
+	o := s.opts
+	o.SecureTransport = SecureTransportOn
+	o.TLSConfig = cfg
+	ns := newSocket(s.addr, s.given, o, SecureTransportOn)
+	ctx, cancel := context.WithCancel(context.Background())
+	ns.cancelDial = cancel
+	s.end(nil, fUpgraded)
+	go ns.open(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
+		raw, err := s.handOver(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		tc := tls.Client(raw, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, nil, tlsError(cfg.ServerName, err)
+		}
+		return raw, tc, nil
+	})
+	return ns, nil
+}
+
+// handOver waits for the upgraded socket's connection, drains its readers
+// and writers, refuses plaintext already waiting, and returns the transport
+// for the TLS client.
+func (s *Socket) handOver(ctx context.Context) (net.Conn, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		// The new socket was closed while the old one was still connecting:
+		// stop that attempt and close what it produced.
+		s.mu.Lock()
+		if c := s.cancelDial; c != nil {
+			c()
+		}
+		s.mu.Unlock()
+		<-s.ready
+		if s.opened.Load() {
+			s.raw.Close()
+		}
+		return nil, ctx.Err()
+	}
+	if s.connErr != nil {
+		return nil, s.connErr.(*SocketError).Err
+	}
+	raw := s.raw
+	s.mu.Lock()
+	raw.SetDeadline(aLongTimeAgo)
+	s.mu.Unlock()
+	s.rmu.Lock()
+	s.wmu.Lock()
+	raw.SetDeadline(time.Time{})
+	s.wmu.Unlock()
+	s.rmu.Unlock()
+	if n := pendingBytes(raw); n > 0 {
+		raw.Close()
+		return nil, ErrPlaintextInjection
+	}
+	if ctx.Err() != nil {
+		raw.Close()
+		return nil, ctx.Err()
+	}
+	return raw, nil
+}
