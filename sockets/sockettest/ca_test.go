@@ -19,7 +19,7 @@ func TestExpiredCertFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, sockettest.NewTLSEcho(&tls.Config{Certificates: []tls.Certificate{cert}}))
+	s := serve(t)(sockettest.NewTLSEcho(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	cfg := ca.ClientConfig()
 	cfg.ServerName = "localhost"
 	err = tls.Client(dial(t, s), cfg).Handshake()
@@ -49,7 +49,7 @@ func TestIssueIPSAN(t *testing.T) {
 	}
 
 	// The same over a real handshake, with an IP as ServerName.
-	s := start(t, sockettest.NewTLSEcho(&tls.Config{Certificates: []tls.Certificate{cert}}))
+	s := serve(t)(sockettest.NewTLSEcho(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	cfg := ca.ClientConfig()
 	cfg.ServerName = s.Host()
 	tc := tls.Client(dial(t, s), cfg)

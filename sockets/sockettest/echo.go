@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 )
 
 // NewEcho starts a plain TCP server that writes back every byte it reads.
@@ -14,7 +15,8 @@ import (
 // client can test half-open behaviour: after its own CloseWrite it still
 // reads the whole echo followed by EOF.
 //
-// I/O errors are recorded in [Server.Errs], except those caused by
+// I/O errors are recorded in [Server.Errs], except those that only mean the
+// peer went away (connection reset, broken pipe) and those caused by
 // [Server.Close].
 func NewEcho() (*Server, error) {
 	return newServer(nil, echo)
@@ -37,7 +39,7 @@ func echo(ci *connInfo, conn net.Conn) error {
 	if err == nil {
 		err = closeWrite(ci, conn)
 	}
-	if err == nil || isClosed(ci) {
+	if err == nil || isClosed(ci) || peerGone(err) {
 		return nil
 	}
 	return fmt.Errorf("sockettest: %s echo: %w", connName(ci), err)
@@ -73,4 +75,10 @@ func closeWrite(ci *connInfo, conn net.Conn) error {
 		}
 	}
 	return ci.raw.CloseWrite()
+}
+
+// peerGone reports whether err means the peer closed or reset the connection.
+func peerGone(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func TestEchoRoundTrip(t *testing.T) {
-	s := start(t, sockettest.NewEcho())
+	s := serve(t)(sockettest.NewEcho())
 	c := dial(t, s)
 	for _, msg := range []string{"hello", "world", strings.Repeat("x", 100<<10)} {
 		if _, err := io.WriteString(c, msg); err != nil {
@@ -37,7 +37,7 @@ func TestEchoRoundTrip(t *testing.T) {
 }
 
 func TestEchoHalfClose(t *testing.T) {
-	s := start(t, sockettest.NewEcho())
+	s := serve(t)(sockettest.NewEcho())
 	c := dial(t, s)
 	if _, err := io.WriteString(c, "ping"); err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func TestTLSEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, sockettest.NewTLSEcho(srvCfg))
+	s := serve(t)(sockettest.NewTLSEcho(srvCfg))
 	cfg := ca.ClientConfig()
 	cfg.ServerName = "localhost"
 	tc := tls.Client(dial(t, s), cfg)
@@ -93,7 +93,7 @@ func TestTLSEchoWrongCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, sockettest.NewTLSEcho(srvCfg))
+	s := serve(t)(sockettest.NewTLSEcho(srvCfg))
 	cfg := other.ClientConfig()
 	cfg.ServerName = "localhost"
 	err = tls.Client(dial(t, s), cfg).Handshake()
@@ -117,7 +117,7 @@ func TestTLSServerClientAuth(t *testing.T) {
 	srvCfg.ClientAuth = tls.RequireAndVerifyClientCert
 	srvCfg.ClientCAs = ca.Pool()
 	peer := make(chan string, 1)
-	s := start(t, sockettest.NewTLSServer(srvCfg, func(c net.Conn) {
+	s := serve(t)(sockettest.NewTLSServer(srvCfg, func(c net.Conn) {
 		state := c.(*tls.Conn).ConnectionState()
 		peer <- state.PeerCertificates[0].Subject.CommonName
 	}))
@@ -139,6 +139,30 @@ func TestTLSServerClientAuth(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("handler not called")
+	}
+	waitDone(t, s)
+	noErrs(t, s)
+}
+
+func TestTLSEchoBareTCPHalfClose(t *testing.T) {
+	ca := mustCA(t)
+	srvCfg, err := ca.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t)(sockettest.NewTLSEcho(srvCfg))
+	raw := dial(t, s)
+	cfg := ca.ClientConfig()
+	cfg.ServerName = "localhost"
+	tc := tls.Client(raw, cfg)
+	write(t, tc, "no close_notify")
+	// End the stream with a TCP FIN only, as some peers do.
+	if err := raw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(tc)
+	if err != nil || string(got) != "no close_notify" {
+		t.Fatalf("read %q, %v", got, err)
 	}
 	waitDone(t, s)
 	noErrs(t, s)

@@ -26,14 +26,17 @@ func dial(t *testing.T, s *sockettest.Server) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
-// start fails the test if err is set and closes s when the test ends.
-func start(t *testing.T, s *sockettest.Server, err error) *sockettest.Server {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
+// serve returns a function that fails the test if a constructor failed and
+// closes the server when the test ends: s := serve(t)(sockettest.NewEcho()).
+func serve(t *testing.T) func(*sockettest.Server, error) *sockettest.Server {
+	return func(s *sockettest.Server, err error) *sockettest.Server {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
 	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 // waitDone waits for the first connection of s to finish and returns its errors.

@@ -34,8 +34,8 @@ func NewTLSScripted(cfg *tls.Config, steps ...Step) (*Server, error) {
 	return newServer(cfg, script(steps))
 }
 
-// session is the state of one connection running a script.
-type session struct {
+// scriptRun is the state of one connection running a script.
+type scriptRun struct {
 	ci      *connInfo
 	conn    net.Conn // ci.raw, or a *tls.Conn over it
 	timeout time.Duration
@@ -47,7 +47,7 @@ var errStop = errors.New("sockettest: script stopped")
 func script(steps []Step) handlerFunc {
 	steps = append([]Step(nil), steps...)
 	return func(ci *connInfo, conn net.Conn) error {
-		s := &session{ci: ci, conn: conn, timeout: DefaultStepTimeout}
+		s := &scriptRun{ci: ci, conn: conn, timeout: DefaultStepTimeout}
 		defer func() { s.conn.Close() }()
 		for i, st := range steps {
 			err := s.run(st)
@@ -62,8 +62,8 @@ func script(steps []Step) handlerFunc {
 	}
 }
 
-// run executes one step under the session's deadline.
-func (s *session) run(st Step) error {
+// run executes one step under the script's current step deadline.
+func (s *scriptRun) run(st Step) error {
 	if st.run == nil {
 		return errors.New("zero Step (use the constructors such as Send and Expect)")
 	}

@@ -22,7 +22,7 @@ const maxLine = 64 << 10
 // a peer that stops talking fails the script instead of hanging it.
 type Step struct {
 	name string
-	run  func(s *session) error
+	run  func(s *scriptRun) error
 }
 
 // String describes the step as it was written, such as Send("220 ready\r\n").
@@ -35,8 +35,8 @@ func (st Step) String() string {
 
 // Send writes s to the connection.
 func Send(s string) Step {
-	return Step{"Send(" + quote(s) + ")", func(ss *session) error {
-		_, err := io.WriteString(ss.conn, s)
+	return Step{"Send(" + quote(s) + ")", func(r *scriptRun) error {
+		_, err := io.WriteString(r.conn, s)
 		return err
 	}}
 }
@@ -44,9 +44,9 @@ func Send(s string) Step {
 // Expect reads exactly len(want) bytes and fails, showing what it got and
 // what it wanted, if they differ from want.
 func Expect(want string) Step {
-	return Step{"Expect(" + quote(want) + ")", func(ss *session) error {
+	return Step{"Expect(" + quote(want) + ")", func(r *scriptRun) error {
 		buf := make([]byte, len(want))
-		n, err := io.ReadFull(ss.conn, buf)
+		n, err := io.ReadFull(r.conn, buf)
 		if err != nil {
 			return fmt.Errorf("got %s then %w, want %s", quote(string(buf[:n])), err, quote(want))
 		}
@@ -62,8 +62,8 @@ func Expect(want string) Step {
 // It reads one byte at a time so that no byte after the line is consumed.
 func ExpectLine(want string) Step {
 	want = trimEOL(want)
-	return Step{"ExpectLine(" + quote(want) + ")", func(ss *session) error {
-		line, err := readLine(ss.conn)
+	return Step{"ExpectLine(" + quote(want) + ")", func(r *scriptRun) error {
+		line, err := readLine(r.conn)
 		if err != nil {
 			return fmt.Errorf("got %s then %w, want line %s", quote(line), err, quote(want))
 		}
@@ -77,10 +77,10 @@ func ExpectLine(want string) Step {
 // ExpectEOF reads until the peer ends its side of the stream (a TCP
 // half-close or, over TLS, close_notify) and fails if any byte arrives first.
 func ExpectEOF() Step {
-	return Step{"ExpectEOF()", func(ss *session) error {
+	return Step{"ExpectEOF()", func(r *scriptRun) error {
 		buf := make([]byte, 512)
 		for {
-			n, err := ss.conn.Read(buf)
+			n, err := r.conn.Read(buf)
 			if n > 0 {
 				return fmt.Errorf("got %s, want EOF", quote(string(buf[:n])))
 			}
@@ -98,8 +98,8 @@ func ExpectEOF() Step {
 // can still read. Over TLS it first sends close_notify, then shuts down the
 // write side of the TCP connection.
 func CloseWrite() Step {
-	return Step{"CloseWrite()", func(ss *session) error {
-		return closeWrite(ss.ci, ss.conn)
+	return Step{"CloseWrite()", func(r *scriptRun) error {
+		return closeWrite(r.ci, r.conn)
 	}}
 }
 
@@ -107,11 +107,11 @@ func CloseWrite() Step {
 // SO_LINGER to zero and closes the TCP connection, so the peer's next read or
 // write fails with ECONNRESET. Over TLS no close_notify is sent.
 func Reset() Step {
-	return Step{"Reset()", func(ss *session) error {
-		if err := ss.ci.raw.SetLinger(0); err != nil {
+	return Step{"Reset()", func(r *scriptRun) error {
+		if err := r.ci.raw.SetLinger(0); err != nil {
 			return err
 		}
-		if err := ss.ci.raw.Close(); err != nil {
+		if err := r.ci.raw.Close(); err != nil {
 			return err
 		}
 		return errStop
@@ -121,8 +121,8 @@ func Reset() Step {
 // CloseConn closes the connection normally (over TLS, after close_notify) and
 // ends the script.
 func CloseConn() Step {
-	return Step{"CloseConn()", func(ss *session) error {
-		if err := ss.conn.Close(); err != nil {
+	return Step{"CloseConn()", func(r *scriptRun) error {
+		if err := r.conn.Close(); err != nil {
 			return err
 		}
 		return errStop
@@ -132,13 +132,13 @@ func CloseConn() Step {
 // Sleep pauses the script for d. [Server.Close] cuts the pause short, which
 // fails the step.
 func Sleep(d time.Duration) Step {
-	return Step{"Sleep(" + d.String() + ")", func(ss *session) error {
+	return Step{"Sleep(" + d.String() + ")", func(r *scriptRun) error {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-t.C:
 			return nil
-		case <-ss.ci.closing:
+		case <-r.ci.closing:
 			return errors.New("sleep cut short")
 		}
 	}}
@@ -148,29 +148,29 @@ func Sleep(d time.Duration) Step {
 // handshake with configuration cfg over the plain connection, and the steps
 // after it run over TLS. It fails if the connection is already TLS.
 func StartTLS(cfg *tls.Config) Step {
-	return Step{"StartTLS()", func(ss *session) error {
+	return Step{"StartTLS()", func(r *scriptRun) error {
 		if cfg == nil {
 			return errors.New("nil tls.Config")
 		}
-		if _, ok := ss.conn.(*tls.Conn); ok {
+		if _, ok := r.conn.(*tls.Conn); ok {
 			return errors.New("connection is already TLS")
 		}
-		tc := tls.Server(ss.conn, cfg)
+		tc := tls.Server(r.conn, cfg)
 		if err := tc.Handshake(); err != nil {
 			return fmt.Errorf("TLS handshake: %w", err)
 		}
-		ss.conn = tc
+		r.conn = tc
 		return nil
 	}}
 }
 
 // Discard reads and drops exactly n bytes.
 func Discard(n int) Step {
-	return Step{"Discard(" + strconv.Itoa(n) + ")", func(ss *session) error {
+	return Step{"Discard(" + strconv.Itoa(n) + ")", func(r *scriptRun) error {
 		if n < 0 {
 			return errors.New("negative count")
 		}
-		got, err := io.CopyN(io.Discard, ss.conn, int64(n))
+		got, err := io.CopyN(io.Discard, r.conn, int64(n))
 		if err != nil {
 			return fmt.Errorf("discarded %d of %d bytes: %w", got, n, err)
 		}
@@ -182,19 +182,19 @@ func Discard(n int) Step {
 // server). f may read, write or set deadlines; the step's deadline is already
 // set when f is called. A non-nil error fails the script.
 func Func(f func(c net.Conn) error) Step {
-	return Step{"Func()", func(ss *session) error {
+	return Step{"Func()", func(r *scriptRun) error {
 		if f == nil {
 			return errors.New("nil func")
 		}
-		return f(ss.conn)
+		return f(r.conn)
 	}}
 }
 
 // Timeout sets the deadline each later step of the script gets, replacing
 // [DefaultStepTimeout]; d <= 0 removes the deadline.
 func Timeout(d time.Duration) Step {
-	return Step{"Timeout(" + d.String() + ")", func(ss *session) error {
-		ss.timeout = d
+	return Step{"Timeout(" + d.String() + ")", func(r *scriptRun) error {
+		r.timeout = d
 		return nil
 	}}
 }
