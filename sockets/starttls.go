@@ -58,10 +58,6 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		s.mu.Unlock()
 		return fail(errorf(ErrStartTLS, "StartTLS was already called on this socket; use the socket it returned"))
 	}
-	// Interrupt a read or write in progress; they see fUpgraded and fail.
-	if s.opened.Load() {
-		s.conn.SetDeadline(aLongTimeAgo)
-	}
 	s.mu.Unlock()
 
 	var base *tls.Config
@@ -83,6 +79,12 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ns.cancelDial = cancel
 	s.end(nil, fUpgraded)
+	// Interrupt a read or write in progress: they see fUpgraded and fail.
+	s.mu.Lock()
+	if s.opened.Load() {
+		s.conn.SetDeadline(aLongTimeAgo)
+	}
+	s.mu.Unlock()
 	go ns.open(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
 		raw, err := s.handOver(ctx)
 		if err != nil {

@@ -1,0 +1,546 @@
+package sockets_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/outboundhq/outbound/sockets"
+	"github.com/outboundhq/outbound/sockets/sockettest"
+)
+
+func TestPendingStateIOIsNotLost(t *testing.T) {
+	srv := echo(t)
+	g := newGate()
+	s := connect(t, srv.Addr(), &sockets.Options{Dial: g.dial})
+	<-g.started
+
+	// Pending: Opened does not return yet.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err := s.Opened(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Opened on a pending socket = %v, want context.DeadlineExceeded", err)
+	}
+	if got := s.RemoteAddr().String(); got != srv.Addr() {
+		t.Fatalf("RemoteAddr while pending = %q, want the requested %q", got, srv.Addr())
+	}
+	if s.LocalAddr() == nil {
+		t.Fatal("LocalAddr is nil while pending")
+	}
+
+	// A write and a read issued before the socket opens wait for it.
+	wrote := make(chan error, 1)
+	go func() { _, err := s.Write([]byte("early bytes")); wrote <- err }()
+	read := make(chan string, 1)
+	go func() {
+		b := make([]byte, len("early bytes"))
+		_, err := io.ReadFull(s, b)
+		if err != nil {
+			read <- "error: " + err.Error()
+			return
+		}
+		read <- string(b)
+	}()
+	select {
+	case err := <-wrote:
+		t.Fatalf("Write returned before the socket opened: %v", err)
+	case <-time.After(30 * time.Millisecond):
+	}
+	close(g.release)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-read; got != "early bytes" {
+		t.Fatalf("echo of pending write = %q", got)
+	}
+	info := opened(t, s)
+	if info.RemoteAddress != srv.Addr() || info.LocalAddress == "" || info.ALPN != "" {
+		t.Fatalf("SocketInfo = %+v", info)
+	}
+	if s.RemoteAddr().String() != srv.Addr() {
+		t.Fatalf("RemoteAddr = %v", s.RemoteAddr())
+	}
+}
+
+func TestConnectFailuresSurfaceEverywhere(t *testing.T) {
+	unreach := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}
+	dnsErr := &net.DNSError{Err: "no such host", Name: "nowhere.invalid", IsNotFound: true}
+	cases := []struct {
+		name  string
+		addr  string
+		dial  sockets.DialFunc
+		check func(error) bool
+	}{
+		{"refused", freePort(t), nil, func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }},
+		{"unreachable", "192.0.2.1:80", func(context.Context, string, string) (net.Conn, error) { return nil, unreach }, func(err error) bool { return errors.Is(err, syscall.EHOSTUNREACH) }},
+		{"dns", "nowhere.invalid:80", func(context.Context, string, string) (net.Conn, error) { return nil, dnsErr }, func(err error) bool {
+			var d *net.DNSError
+			return errors.As(err, &d) && d.IsNotFound
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, op := range []string{"opened", "read", "write", "err"} {
+				s := connect(t, c.addr, &sockets.Options{Dial: c.dial})
+				var err error
+				switch op {
+				case "opened":
+					_, err = s.Opened(ctxT(t))
+				case "read":
+					_, err = s.Read(make([]byte, 1))
+				case "write":
+					_, err = s.Write([]byte("x"))
+				case "err":
+					waitClosed(t, s)
+					err = s.Err()
+				}
+				if err == nil || !c.check(err) {
+					t.Fatalf("%s: error = %v, want the connect error", op, err)
+				}
+				var se *sockets.SocketError
+				if !errors.As(err, &se) || se.Op != "connect" || se.Addr != c.addr {
+					t.Fatalf("%s: error %v is not a *SocketError{Op: connect, Addr: %s}", op, err, c.addr)
+				}
+				waitClosed(t, s)
+				if !c.check(s.Err()) {
+					t.Fatalf("Err() = %v", s.Err())
+				}
+				if err := s.Close(); err != nil {
+					t.Fatalf("Close after a failed connect = %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestCloseIsIdempotentAndIOAfterCloseFails(t *testing.T) {
+	s := connect(t, echo(t).Addr(), nil)
+	opened(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close = %v, want nil", err)
+	}
+	waitClosed(t, s)
+	if s.Err() != nil {
+		t.Fatalf("Err after Close = %v, want nil", s.Err())
+	}
+	if _, err := s.Read(make([]byte, 1)); !isClosedErr(err) {
+		t.Fatalf("Read after Close = %v", err)
+	}
+	if _, err := s.Write([]byte("x")); !isClosedErr(err) {
+		t.Fatalf("Write after Close = %v", err)
+	}
+	if err := s.SetDeadline(time.Now()); !isClosedErr(err) {
+		t.Fatalf("SetDeadline after Close = %v", err)
+	}
+	if _, err := s.Opened(ctxT(t)); err != nil {
+		t.Fatalf("Opened after a clean Close of an open socket = %v, want its info", err)
+	}
+}
+
+func TestCloseWhilePending(t *testing.T) {
+	g := newGate()
+	s := connect(t, echo(t).Addr(), &sockets.Options{Dial: g.dial})
+	<-g.started
+	done := make(chan error, 2)
+	go func() { _, err := s.Read(make([]byte, 1)); done <- err }()
+	go func() { _, err := s.Opened(context.Background()); done <- err }()
+	time.Sleep(10 * time.Millisecond)
+	s.Close()
+	for i := 0; i < 2; i++ {
+		if err := <-done; !isClosedErr(err) {
+			t.Fatalf("pending call after Close = %v, want ErrClosed", err)
+		}
+	}
+	if s.Err() != nil {
+		t.Fatalf("Err = %v, want nil for a Close", s.Err())
+	}
+}
+
+func TestCloseUnblocksReadAndWrite(t *testing.T) {
+	// A server that never reads nor writes: Read blocks, and Write blocks once
+	// the kernel buffers are full.
+	hold := make(chan struct{})
+	srv := serve(t)(sockettest.NewServer(func(c net.Conn) { <-hold }))
+	defer close(hold)
+	s := connect(t, srv.Addr(), nil)
+	opened(t, s)
+	errs := make(chan error, 2)
+	go func() { _, err := s.Read(make([]byte, 1)); errs <- err }()
+	go func() {
+		buf := make([]byte, 1<<20)
+		for {
+			if _, err := s.Write(buf); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	s.Close()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-errs:
+			if !isClosedErr(err) {
+				t.Fatalf("blocked call after Close = %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not unblock Read/Write")
+		}
+	}
+}
+
+func TestHalfOpen(t *testing.T) {
+	t.Run("false: peer EOF closes cleanly", func(t *testing.T) {
+		srv := serve(t)(sockettest.NewScripted(sockettest.Send("bye"), sockettest.CloseWrite(), sockettest.ExpectEOF()))
+		s := connect(t, srv.Addr(), nil)
+		got, err := io.ReadAll(s)
+		if err != nil || string(got) != "bye" {
+			t.Fatalf("ReadAll = %q, %v", got, err)
+		}
+		waitClosed(t, s)
+		if s.Err() != nil {
+			t.Fatalf("Err = %v, want nil", s.Err())
+		}
+		if _, err := s.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("Read after peer EOF = %v, want io.EOF", err)
+		}
+		if _, err := s.Write([]byte("late")); !isClosedErr(err) {
+			t.Fatalf("Write after peer EOF = %v, want ErrClosed", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close after peer EOF = %v, want nil", err)
+		}
+		if s.Err() != nil {
+			t.Fatalf("Err after Close = %v", s.Err())
+		}
+		<-srv.Done()
+		if errs := srv.Errs(); len(errs) > 0 {
+			t.Fatalf("server: %v (the socket must have shut its write side)", errs)
+		}
+	})
+	t.Run("true: writes work after peer EOF; closes when both sides are done", func(t *testing.T) {
+		srv := serve(t)(sockettest.NewScripted(sockettest.Send("hi"), sockettest.CloseWrite(), sockettest.Expect("still here"), sockettest.ExpectEOF()))
+		s := connect(t, srv.Addr(), &sockets.Options{AllowHalfOpen: true})
+		got, err := io.ReadAll(s)
+		if err != nil || string(got) != "hi" {
+			t.Fatalf("ReadAll = %q, %v", got, err)
+		}
+		if _, err := s.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("second Read = %v, want io.EOF", err)
+		}
+		notClosed(t, s)
+		if _, err := s.Write([]byte("still here")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Writable().Close(); err != nil {
+			t.Fatal(err)
+		}
+		waitClosed(t, s)
+		if s.Err() != nil {
+			t.Fatalf("Err = %v", s.Err())
+		}
+		<-srv.Done()
+		if errs := srv.Errs(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+	})
+	t.Run("true: CloseWrite first, then peer EOF", func(t *testing.T) {
+		srv := serve(t)(sockettest.NewScripted(sockettest.Expect("req"), sockettest.ExpectEOF(), sockettest.Send("resp"), sockettest.CloseWrite()))
+		s := connect(t, srv.Addr(), &sockets.Options{AllowHalfOpen: true})
+		s.Write([]byte("req"))
+		if err := s.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CloseWrite(); err != nil {
+			t.Fatalf("second CloseWrite = %v", err)
+		}
+		if _, err := s.Write([]byte("x")); !errors.Is(err, sockets.ErrClosed) {
+			t.Fatalf("Write after CloseWrite = %v", err)
+		}
+		notClosed(t, s)
+		got, err := io.ReadAll(s)
+		if err != nil || string(got) != "resp" {
+			t.Fatalf("ReadAll = %q, %v", got, err)
+		}
+		waitClosed(t, s)
+		if s.Err() != nil {
+			t.Fatal(s.Err())
+		}
+	})
+	t.Run("false: Close after peer EOF before reading it", func(t *testing.T) {
+		srv := serve(t)(sockettest.NewScripted(sockettest.CloseWrite(), sockettest.ExpectEOF()))
+		s := connect(t, srv.Addr(), nil)
+		opened(t, s)
+		time.Sleep(20 * time.Millisecond)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if s.Err() != nil {
+			t.Fatalf("Err = %v", s.Err())
+		}
+	})
+}
+
+func TestReadableCloseCancelsReading(t *testing.T) {
+	srv := serve(t)(sockettest.NewScripted(sockettest.Expect("ping"), sockettest.Send("pong"), sockettest.ExpectEOF()))
+	s := connect(t, srv.Addr(), &sockets.Options{AllowHalfOpen: true})
+	r := s.Readable()
+	blocked := make(chan error, 1)
+	go func() { _, err := r.Read(make([]byte, 1)); blocked <- err }()
+	time.Sleep(20 * time.Millisecond)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-blocked; !errors.Is(err, sockets.ErrClosed) {
+		t.Fatalf("pending read after Readable().Close = %v", err)
+	}
+	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, sockets.ErrClosed) || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("Read after cancel = %v", err)
+	}
+	// Writing still works; closing it ends the socket.
+	if _, err := s.Writable().Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	notClosed(t, s)
+	s.Writable().Close()
+	waitClosed(t, s)
+	if s.Err() != nil {
+		t.Fatal(s.Err())
+	}
+}
+
+func TestPeerResetIsAFailedEnding(t *testing.T) {
+	srv := serve(t)(sockettest.NewScripted(sockettest.Expect("x"), sockettest.Reset()))
+	s := connect(t, srv.Addr(), nil)
+	s.Write([]byte("x"))
+	_, err := s.Read(make([]byte, 1))
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("Read after reset = %v, want ECONNRESET", err)
+	}
+	waitClosed(t, s)
+	if !errors.Is(s.Err(), syscall.ECONNRESET) {
+		t.Fatalf("Err = %v, want ECONNRESET", s.Err())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	t.Run("read deadline while pending", func(t *testing.T) {
+		g := newGate()
+		s := connect(t, echo(t).Addr(), &sockets.Options{Dial: g.dial})
+		<-g.started
+		s.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+		_, err := s.Read(make([]byte, 1))
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read = %v, want a timeout", err)
+		}
+		// The deadline set while pending applies once open.
+		close(g.release)
+		opened(t, s)
+		if _, err := s.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read after open = %v, want the past deadline to hold", err)
+		}
+		notClosed(t, s)
+		s.SetReadDeadline(time.Time{})
+		s.Write([]byte("z"))
+		if got := readN(t, s, 1); got != "z" {
+			t.Fatal(got)
+		}
+	})
+	t.Run("timeout is not an ending", func(t *testing.T) {
+		s := connect(t, echo(t).Addr(), nil)
+		s.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		_, err := s.Read(make([]byte, 1))
+		var se *sockets.SocketError
+		if !errors.As(err, &se) || !se.Timeout() || se.Op != "read" {
+			t.Fatalf("Read = %v", err)
+		}
+		notClosed(t, s)
+	})
+}
+
+func TestOptionsAreCopied(t *testing.T) {
+	ca := newCA(t)
+	srv := serve(t)(sockettest.NewTLSEcho(serverTLS(t, ca)))
+	cfg := ca.ClientConfig()
+	o := &sockets.Options{SecureTransport: sockets.SecureTransportOn, TLSConfig: cfg}
+	s := connect(t, srv.Addr(), o)
+	o.SecureTransport = "bogus"
+	opened(t, s)
+	if cfg.ServerName != "" || cfg.MinVersion != tls.VersionTLS12 {
+		t.Fatalf("caller's tls.Config was modified: ServerName=%q MinVersion=%x", cfg.ServerName, cfg.MinVersion)
+	}
+	if s.SecureTransport() != sockets.SecureTransportOn {
+		t.Fatal(s.SecureTransport())
+	}
+	st, ok := s.ConnectionState()
+	if !ok || !st.HandshakeComplete || st.Version < tls.VersionTLS12 {
+		t.Fatalf("ConnectionState = %+v, %v", st, ok)
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	cases := []struct {
+		o    sockets.Options
+		want string
+	}{
+		{sockets.Options{SecureTransport: "tls"}, `SecureTransport "tls" is not one of`},
+		{sockets.Options{TLSConfig: &tls.Config{}}, `TLSConfig is set but SecureTransport is "off"`},
+	}
+	for _, c := range cases {
+		_, err := sockets.Connect(context.Background(), "example.com:443", &c.o)
+		if !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Connect(%+v) = %v, want ErrInvalidOptions mentioning %q", c.o, err, c.want)
+		}
+	}
+}
+
+func TestPort25DeniedByDefault(t *testing.T) {
+	_, err := sockets.Connect(context.Background(), "mail.example.com:25", nil)
+	if !errors.Is(err, sockets.ErrDenied) {
+		t.Fatalf("Connect to port 25 = %v, want ErrDenied", err)
+	}
+	if !strings.Contains(err.Error(), "port 25") || !strings.Contains(err.Error(), "allow") {
+		t.Fatalf("message does not say how to allow port 25: %v", err)
+	}
+}
+
+func TestTLSOnALPNAndInfo(t *testing.T) {
+	ca := newCA(t)
+	scfg := serverTLS(t, ca)
+	scfg.NextProtos = []string{"postgresql"}
+	srv := serve(t)(sockettest.NewTLSEcho(scfg))
+	cfg := ca.ClientConfig()
+	cfg.NextProtos = []string{"postgresql"}
+	s := connect(t, "localhost:"+strings.Split(srv.Addr(), ":")[1], &sockets.Options{SecureTransport: sockets.SecureTransportOn, TLSConfig: cfg})
+	info := opened(t, s)
+	if info.ALPN != "postgresql" {
+		t.Fatalf("ALPN = %q", info.ALPN)
+	}
+	s.Write([]byte("hello"))
+	if got := readN(t, s, 5); got != "hello" {
+		t.Fatal(got)
+	}
+}
+
+func TestTLSHandshakeFailuresOnOpened(t *testing.T) {
+	ca := newCA(t)
+	other := newCA(t)
+	expiredCert, err := ca.Issue(sockettest.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		server *tls.Config
+		client *tls.Config
+		host   string
+		want   string
+		check  func(error) bool
+	}{
+		{"wrong hostname", serverTLS(t, ca, "db.internal"), ca.ClientConfig(), "127.0.0.1", "not valid for", func(err error) bool {
+			var h x509HostnameError
+			return errors.As(err, &h)
+		}},
+		{"unknown CA", serverTLS(t, other), ca.ClientConfig(), "127.0.0.1", "unknown authority; add the CA", nil},
+		{"expired", &tls.Config{Certificates: []tls.Certificate{expiredCert}}, ca.ClientConfig(), "127.0.0.1", "expired", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := serve(t)(sockettest.NewTLSEcho(c.server))
+			s := connect(t, srv.Addr(), &sockets.Options{SecureTransport: sockets.SecureTransportOn, TLSConfig: c.client})
+			_, err := s.Opened(ctxT(t))
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "TLS handshake with 127.0.0.1:") {
+				t.Fatalf("Opened = %v, want a TLS error mentioning %q and the host", err, c.want)
+			}
+			if c.check != nil && !c.check(err) {
+				t.Fatalf("error %v does not unwrap to the x509 cause", err)
+			}
+			waitClosed(t, s)
+			if s.Err() == nil {
+				t.Fatal("Err is nil after a failed handshake")
+			}
+		})
+	}
+}
+
+func TestDataIntegrity256MiB(t *testing.T) {
+	ca := newCA(t)
+	for _, tc := range []struct {
+		name string
+		srv  func() (*sockettest.Server, error)
+		o    *sockets.Options
+	}{
+		{"plain", sockettest.NewEcho, &sockets.Options{AllowHalfOpen: true}},
+		{"tls", func() (*sockettest.Server, error) { return sockettest.NewTLSEcho(serverTLS(t, ca)) },
+			&sockets.Options{AllowHalfOpen: true, SecureTransport: sockets.SecureTransportOn, TLSConfig: ca.ClientConfig()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serve(t)(tc.srv())
+			s := connect(t, srv.Addr(), tc.o)
+			const total = 256 << 20
+			var sent, recv hashSink
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rnd := newRand(1)
+				buf := make([]byte, 256<<10)
+				for n := 0; n < total; {
+					k := 1 + rnd.Intn(len(buf))
+					if k > total-n {
+						k = total - n
+					}
+					rnd.Fill(buf[:k])
+					sent.Write(buf[:k])
+					if _, err := s.Write(buf[:k]); err != nil {
+						t.Errorf("write: %v", err)
+						return
+					}
+					n += k
+				}
+				if err := s.CloseWrite(); err != nil {
+					t.Errorf("CloseWrite: %v", err)
+				}
+			}()
+			rnd := newRand(2)
+			buf := make([]byte, 256<<10)
+			n := 0
+			for {
+				k, err := s.Read(buf[:1+rnd.Intn(len(buf))])
+				recv.Write(buf[:k])
+				n += k
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("read after %d bytes: %v", n, err)
+				}
+			}
+			wg.Wait()
+			if n != total || !bytes.Equal(sent.Sum(), recv.Sum()) {
+				t.Fatalf("received %d of %d bytes; checksums equal: %v", n, total, bytes.Equal(sent.Sum(), recv.Sum()))
+			}
+			waitClosed(t, s)
+			if s.Err() != nil {
+				t.Fatal(s.Err())
+			}
+		})
+	}
+}
