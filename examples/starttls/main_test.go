@@ -69,7 +69,7 @@ func TestRun(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		serve     bool   // start a server of the protocol signed by ca and pass -addr
+		serve     bool // start a server of the protocol signed by ca and pass -addr
 		args      []string
 		want      string // the whole output, addresses replaced by ADDR
 		wantErrIn []string
