@@ -1,0 +1,40 @@
+// Package mysql connects github.com/go-sql-driver/mysql through outbound
+// sockets, so that database/sql talks to MySQL and MariaDB over
+// [sockets.Socket] with its options and egress policy.
+//
+// The preferred path keeps no global state: set the driver's
+// Config.DialFunc with [DialFunc], or let [NewConnector], [OpenDB] or [Open]
+// do it and hand back a driver.Connector or a *sql.DB:
+//
+//	cfg, err := mysql.ParseDSN("app@tcp(db.internal:3306)/shop?tls=true")
+//	if err != nil {
+//		return err
+//	}
+//	db, err := outmysql.OpenDB(cfg, nil) // nil: default socket options
+//	if err != nil {
+//		return err
+//	}
+//	defer db.Close()
+//
+// Code that only takes a DSN string can use [Register], which registers a
+// dial function with the driver under a network name of the caller's choosing
+// (process-wide state, owned by the driver), so that DSNs like
+// "app@outbound(db.internal:3306)/shop" go through outbound.
+//
+// # TLS
+//
+// MySQL negotiates TLS inside its own handshake, so the driver performs it
+// over a plain socket: keep [sockets.Options].SecureTransport "off" (the
+// default) and use the driver's settings as usual: tls=true, tls=skip-verify,
+// tls=preferred, a *tls.Config registered with the driver's
+// RegisterTLSConfig and named in the DSN, or Config.TLS.
+//
+// # Connection liveness
+//
+// database/sql checks an idle connection before reusing it; the driver does
+// so by peeking at the connection's file descriptor (syscall.Conn). The
+// connections this package returns support that check, so a connection the
+// server closed while it sat in the pool is dropped and replaced instead of
+// failing the next query. [SocketOf] gives the [sockets.Socket] under such a
+// connection, for its Closed channel and Err.
+package mysql
