@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	pahov3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.golang/autopaho"
+	pahov3 "github.com/eclipse/paho.mqtt.golang"
 	"golang.org/x/net/nettest"
 
 	"github.com/outboundhq/outbound/mqtt"
@@ -279,9 +279,12 @@ func TestSocketHooks(t *testing.T) {
 		{
 			name: "broker resets",
 			handler: func(c net.Conn) {
+				// Reset once the client has sent something, so the reset
+				// cannot race the client's connect.
+				c.Read(make([]byte, 1))
 				c.(*net.TCPConn).SetLinger(0)
 			},
-			client: func(c *mqtt.Conn) { io.Copy(io.Discard, c) },
+			client: func(c *mqtt.Conn) { c.Write([]byte{0xc0}); io.Copy(io.Discard, c) },
 			check:  func(err error) bool { return errors.Is(err, syscall.ECONNRESET) },
 			want:   "ECONNRESET",
 		},
