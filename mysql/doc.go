@@ -6,7 +6,12 @@
 // Config.DialFunc with [DialFunc], or let [NewConnector], [OpenDB] or [Open]
 // do it and hand back a driver.Connector or a *sql.DB:
 //
-//	cfg, err := mysql.ParseDSN("app@tcp(db.internal:3306)/shop?tls=true")
+//	import (
+//		gomysql "github.com/go-sql-driver/mysql"
+//		outmysql "github.com/outboundhq/outbound/mysql"
+//	)
+//
+//	cfg, err := gomysql.ParseDSN("app@tcp(db.internal:3306)/shop?tls=true")
 //	if err != nil {
 //		return err
 //	}

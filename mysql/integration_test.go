@@ -465,19 +465,36 @@ func TestRegister(t *testing.T) {
 	}
 	t.Cleanup(func() { gomysql.DeregisterDialContext(network) })
 
-	c := cfg.Clone()
-	c.Net = network
-	db, err := sql.Open("mysql", c.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name      string
+		params    string
+		encrypted bool
+	}{
+		{"plain", "", false},
+		{"tls=skip-verify", "?tls=skip-verify", true},
 	}
-	defer db.Close()
-	var one int
-	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
-		t.Fatalf("SELECT 1 over DSN %q: %d, %v", c.FormatDSN(), one, err)
-	}
-	if dials.Load() == 0 {
-		t.Error("the DSN's connection did not go through the registered socket options")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := dials.Load()
+			c := cfg.Clone()
+			c.Net = network
+			dsn := c.FormatDSN() + tt.params
+			db, err := sql.Open("mysql", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			cipher, err := sessionCipher(ctx, db)
+			if err != nil {
+				t.Fatalf("DSN %q: %v", dsn, err)
+			}
+			if (cipher != "") != tt.encrypted {
+				t.Errorf("DSN %q: server reports Ssl_cipher %q; want encrypted=%t", dsn, cipher, tt.encrypted)
+			}
+			if dials.Load() == before {
+				t.Errorf("DSN %q did not connect through the registered socket options", dsn)
+			}
+		})
 	}
 }
 

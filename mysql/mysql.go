@@ -24,7 +24,8 @@ import (
 // inside its handshake (see the package documentation); with any other value
 // every dial fails with an error wrapping [sockets.ErrInvalidOptions].
 //
-// The returned function is safe for concurrent use.
+// The connections it returns carry the socket (see [SocketOf]) and support
+// the driver's liveness check. The returned function is safe for concurrent use.
 func DialFunc(opts *sockets.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d, err := newDialer(opts)
 	if err != nil {
@@ -35,8 +36,10 @@ func DialFunc(opts *sockets.Options) func(ctx context.Context, network, addr str
 
 // NewConnector returns a driver.Connector for cfg whose connections are
 // outbound sockets opened with opts (see [DialFunc]). cfg is cloned, never
-// modified; a DialFunc already set in it is replaced. Use it with
-// [sql.OpenDB].
+// modified; a DialFunc already set in it is replaced; a nil cfg means the
+// driver's NewConfig(). cfg.Net must be "tcp" (or
+// empty); the error for anything else, like the error for opts holding TLS
+// settings, wraps [sockets.ErrInvalidOptions]. Use it with [sql.OpenDB].
 func NewConnector(cfg *gomysql.Config, opts *sockets.Options) (driver.Connector, error) {
 	if cfg == nil {
 		cfg = gomysql.NewConfig()
