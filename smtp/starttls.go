@@ -1,0 +1,182 @@
+package smtp
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/outboundhq/outbound/sockets"
+)
+
+// DialSocketStartTLS connects to the SMTP server at addr (port 587) and does
+// STARTTLS the Sockets API way: the socket is opened with SecureTransport
+// "starttls", this function carries the SMTP dialogue itself (greeting,
+// EHLO, STARTTLS) up to the server's 220 reply, upgrades the socket with
+// [sockets.Socket.StartTLS], and hands the secure socket to a go-smtp
+// client, which says EHLO again over TLS.
+//
+// The reply to STARTTLS is read one byte at a time, so nothing the server
+// sent after it is consumed in plaintext: bytes that arrive after the reply
+// and before the handshake (a STARTTLS injection) make the upgrade fail with
+// [sockets.ErrPlaintextInjection], as do bytes the server sends unasked
+// after its EHLO reply.
+//
+// When the server does not offer STARTTLS, DialSocketStartTLS fails with
+// [ErrNoStartTLS], or with [Options.AllowPlaintext] returns a plaintext
+// client over the same connection.
+//
+// The TLS is the socket's, not go-smtp's, so the client's TLSConnectionState
+// reports ok == false even though every byte after STARTTLS is encrypted.
+//
+// ctx bounds the connect, the dialogue, the handshake and the EHLO over TLS,
+// not the client's life.
+func DialSocketStartTLS(ctx context.Context, addr string, opts *Options) (*gosmtp.Client, error) {
+	c, _, err := dialSocketStartTLS(ctx, addr, options(opts))
+	return c, err
+}
+
+// afterGreeting is the greeting a go-smtp client reads from a connection
+// whose real greeting this package has already read: go-smtp's client
+// always starts by reading a 220 reply, and servers do not greet again after
+// STARTTLS. It is generated here, never taken from plaintext.
+const afterGreeting = "220 greeting already received\r\n"
+
+func dialSocketStartTLS(ctx context.Context, addr string, o *Options) (*gosmtp.Client, bool, error) {
+	cfg := o.tlsConfig(addr)
+	sock, err := connect(ctx, addr, o, sockets.SecureTransportStartTLS, cfg)
+	if err != nil {
+		return nil, false, err
+	}
+	w := watch(ctx, sock)
+	fail := func(op string, err error) (*gosmtp.Client, bool, error) {
+		sock.Close()
+		return nil, false, w.fail(ctx, op, addr, err)
+	}
+
+	lr := &limitedReader{r: sock}
+	br := bufio.NewReaderSize(lr, 512)
+	tp := textproto.NewReader(br)
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		return fail("greeting", smtpErr(err))
+	}
+	name := o.localName()
+	if err := validateLine(name); err != nil {
+		return fail("EHLO", err)
+	}
+	if _, err := io.WriteString(sock, "EHLO "+name+"\r\n"); err != nil {
+		return fail("EHLO", err)
+	}
+	_, msg, err := tp.ReadResponse(250)
+	if err != nil {
+		return fail("EHLO", smtpErr(err))
+	}
+	if n := br.Buffered(); n > 0 {
+		return fail("EHLO", errorf(sockets.ErrPlaintextInjection, "the server sent "+strconv.Itoa(n)+" bytes after its EHLO reply without being asked; refusing to go on"))
+	}
+	if !hasExtension(msg, "STARTTLS") {
+		if !o.AllowPlaintext {
+			io.WriteString(sock, "QUIT\r\n")
+			return fail("STARTTLS", noStartTLS(addr))
+		}
+		// Go on in plaintext over the same connection; go-smtp says EHLO
+		// again, which RFC 5321 allows at any time.
+		c := gosmtp.NewClient(&greetedConn{Conn: sock, greeting: []byte(afterGreeting)})
+		if err := c.Hello(name); err != nil {
+			c.Close()
+			return nil, false, w.fail(ctx, "EHLO", addr, err)
+		}
+		if err := w.done(ctx, "EHLO", addr); err != nil {
+			c.Close()
+			return nil, false, err
+		}
+		return c, false, nil
+	}
+
+	// From here on read one byte at a time: the upgrade point is the end of
+	// the 220 reply, and the socket must still hold whatever follows it.
+	lr.one = true
+	if _, err := io.WriteString(sock, "STARTTLS\r\n"); err != nil {
+		return fail("STARTTLS", err)
+	}
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		return fail("STARTTLS", smtpErr(err))
+	}
+	if br.Buffered() > 0 { // cannot happen with one-byte reads; refuse all the same
+		return fail("STARTTLS", sockets.ErrPlaintextInjection)
+	}
+	tsock, err := sock.StartTLS(nil)
+	if err != nil {
+		return fail("STARTTLS", err)
+	}
+	w.set(tsock)
+	if _, err := tsock.Opened(ctx); err != nil {
+		tsock.Close()
+		return nil, false, w.fail(ctx, "TLS handshake", addr, err)
+	}
+	c := gosmtp.NewClient(&greetedConn{Conn: tsock, greeting: []byte(afterGreeting)})
+	if err := c.Hello(name); err != nil {
+		c.Close()
+		return nil, false, w.fail(ctx, "EHLO after STARTTLS", addr, err)
+	}
+	if err := w.done(ctx, "EHLO after STARTTLS", addr); err != nil {
+		c.Close()
+		return nil, false, err
+	}
+	return c, true, nil
+}
+
+// limitedReader reads at most one byte per Read once one is set, so a
+// bufio.Reader over it never reads past the line it is asked for.
+type limitedReader struct {
+	r   io.Reader
+	one bool
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.one && len(p) > 1 {
+		p = p[:1]
+	}
+	return l.r.Read(p)
+}
+
+// greetedConn is a connection whose Reads first return a greeting generated
+// by this package, then the connection's own bytes.
+type greetedConn struct {
+	net.Conn
+	greeting []byte
+}
+
+func (g *greetedConn) Read(p []byte) (int, error) {
+	if len(g.greeting) > 0 {
+		n := copy(p, g.greeting)
+		g.greeting = g.greeting[n:]
+		return n, nil
+	}
+	return g.Conn.Read(p)
+}
+
+// hasExtension reports whether an EHLO reply (lines joined by "\n", the
+// first being the greeting) lists ext.
+func hasExtension(msg, ext string) bool {
+	lines := strings.Split(msg, "\n")
+	for _, l := range lines[1:] {
+		name, _, _ := strings.Cut(strings.TrimSpace(l), " ")
+		if strings.EqualFold(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func validateLine(s string) error {
+	if strings.ContainsAny(s, "\r\n") {
+		return errorf(sockets.ErrInvalidOptions, "Options.LocalName must not contain CR or LF")
+	}
+	return nil
+}
