@@ -64,7 +64,9 @@ type Socket struct {
 	err        error // why the socket ended, nil for a clean ending
 	cancelDial context.CancelFunc
 	rdl, wdl   pendingDeadline
-	rd, wd     time.Time // deadlines set while pending
+	rd, wd     time.Time    // deadlines set while pending
+	wdl64      atomic.Int64 // the write deadline (UnixNano, 0 for none), for TLS writes
+	tt         *tlsTransport
 	onClose    []func()
 }
 
@@ -123,7 +125,7 @@ func connect(ctx context.Context, a Address, given string, opts *Options) (*Sock
 		if s.secure != SecureTransportOn {
 			return raw, nil, nil
 		}
-		tc := tls.Client(raw, tlsConfig(s.opts.TLSConfig, a.Hostname))
+		tc := s.tlsClient(raw, tlsConfig(s.opts.TLSConfig, a.Hostname))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, nil, tlsError(a.String(), err)
@@ -131,6 +133,13 @@ func connect(ctx context.Context, a Address, given string, opts *Options) (*Sock
 		return raw, tc, nil
 	})
 	return s, nil
+}
+
+// tlsClient starts TLS over raw through a tlsTransport, so that write
+// deadlines do not corrupt the TLS stream.
+func (s *Socket) tlsClient(raw net.Conn, cfg *tls.Config) *tls.Conn {
+	s.tt = &tlsTransport{Conn: raw}
+	return tls.Client(s.tt, cfg)
 }
 
 func newSocket(a Address, given string, o Options, secure SecureTransport) *Socket {
@@ -415,7 +424,13 @@ func (s *Socket) Write(b []byte) (int, error) {
 		s.wmu.Unlock()
 		return 0, s.writeStateErr(f)
 	}
-	n, err := s.conn.Write(b)
+	var n int
+	var err error
+	if s.tlsConn != nil {
+		n, err = s.tlsWrite(b)
+	} else {
+		n, err = s.conn.Write(b)
+	}
 	s.wmu.Unlock()
 	if err != nil {
 		err = s.writeFailed(err)
@@ -577,6 +592,7 @@ func (s *Socket) setDeadline(t time.Time, write bool) error {
 		return s.opError("set deadline", ErrClosed)
 	case s.opened.Load():
 		if write {
+			s.storeWriteDeadline(t)
 			return s.conn.SetWriteDeadline(t)
 		}
 		if f&fReadCancelled != 0 {
@@ -585,6 +601,7 @@ func (s *Socket) setDeadline(t time.Time, write bool) error {
 		return s.conn.SetReadDeadline(t)
 	case write:
 		s.wd = t
+		s.storeWriteDeadline(t)
 		s.wdl.set(t)
 	default:
 		s.rd = t
@@ -592,3 +609,13 @@ func (s *Socket) setDeadline(t time.Time, write bool) error {
 	}
 	return nil
 }
+
+func (s *Socket) storeWriteDeadline(t time.Time) {
+	if t.IsZero() {
+		s.wdl64.Store(0)
+	} else {
+		s.wdl64.Store(t.UnixNano())
+	}
+}
+
+var osErrDeadline = os.ErrDeadlineExceeded

@@ -90,7 +90,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		tc := tls.Client(raw, cfg)
+		tc := ns.tlsClient(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, nil, tlsError(cfg.ServerName, err)

@@ -1,0 +1,89 @@
+package sockets
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// tlsTransport sits between a *tls.Conn and the TCP connection. crypto/tls
+// treats a write timeout as fatal ("the TLS state is corrupt"), because a
+// record may have been half written. A net.Conn must survive a write
+// deadline, so when the transport times out mid-record it keeps the rest of
+// the record and tells TLS the write went through; the socket reports the
+// timeout to its caller and sends the rest before anything else.
+type tlsTransport struct {
+	net.Conn
+	mu       sync.Mutex
+	pending  []byte // the unsent tail of a record
+	timedOut error  // the timeout hit by the last write, until taken
+}
+
+func (t *tlsTransport) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.pending) > 0 {
+		if err := t.flushLocked(); err != nil {
+			if !isTimeout(err) {
+				return 0, err
+			}
+			t.pending = append(t.pending, p...)
+			t.timedOut = err
+			return len(p), nil
+		}
+	}
+	n, err := t.Conn.Write(p)
+	if err != nil && isTimeout(err) {
+		t.pending = append(t.pending[:0], p[n:]...)
+		t.timedOut = err
+		return len(p), nil
+	}
+	return n, err
+}
+
+func (t *tlsTransport) flushLocked() error {
+	for len(t.pending) > 0 {
+		n, err := t.Conn.Write(t.pending)
+		t.pending = t.pending[n:]
+		if err != nil {
+			return err
+		}
+	}
+	t.pending = nil
+	return nil
+}
+
+// flush sends what an earlier timed-out write left behind.
+func (t *tlsTransport) flush() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.pending) == 0 {
+		return nil
+	}
+	return t.flushLocked()
+}
+
+// takeTimeout returns and clears the timeout hit during the last write.
+func (t *tlsTransport) takeTimeout() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	err := t.timedOut
+	t.timedOut = nil
+	return err
+}
+
+// tlsWrite writes b over TLS, honouring the write deadline without
+// corrupting the TLS stream.
+func (s *Socket) tlsWrite(b []byte) (int, error) {
+	if d := s.wdl64.Load(); d != 0 && time.Now().UnixNano() >= d {
+		return 0, &net.OpError{Op: "write", Net: "tcp", Source: s.raw.LocalAddr(), Addr: s.raw.RemoteAddr(), Err: osErrDeadline}
+	}
+	if err := s.tt.flush(); err != nil {
+		return 0, err
+	}
+	n, err := s.tlsConn.Write(b)
+	if err == nil {
+		err = s.tt.takeTimeout()
+	}
+	return n, err
+}
