@@ -326,13 +326,15 @@ func (s *Socket) SecureTransport() SecureTransport { return s.secure }
 // hostname lower-cased).
 func (s *Socket) Address() Address { return s.addr }
 
-// ConnectionState returns the TLS state of an open TLS socket; ok is false
-// for a plain or not yet open socket.
-func (s *Socket) ConnectionState() (state tls.ConnectionState, ok bool) {
+// ConnectionState returns the TLS state of an open TLS socket, and the zero
+// state (HandshakeComplete false) for a plain or not yet open one. It has
+// the signature of [tls.Conn.ConnectionState], so net/http fills
+// Response.TLS and negotiates HTTP/2 over a socket from DialTLSContext.
+func (s *Socket) ConnectionState() tls.ConnectionState {
 	if !s.opened.Load() || s.tlsConn == nil {
-		return tls.ConnectionState{}, false
+		return tls.ConnectionState{}
 	}
-	return s.tlsConn.ConnectionState(), true
+	return s.tlsConn.ConnectionState()
 }
 
 // Close closes both directions, unblocks pending Read, Write and Opened,

@@ -71,9 +71,9 @@ func TestStartTLSUpgrade(t *testing.T) {
 	if ts.SecureTransport() != sockets.SecureTransportOn || ts.Upgraded() {
 		t.Fatalf("new socket: SecureTransport=%q Upgraded=%v", ts.SecureTransport(), ts.Upgraded())
 	}
-	st, ok := ts.ConnectionState()
-	if !ok || st.ServerName != "localhost" {
-		t.Fatalf("ConnectionState = %+v %v", st.ServerName, ok)
+	st := ts.ConnectionState()
+	if !st.HandshakeComplete || st.ServerName != "localhost" {
+		t.Fatalf("ConnectionState.ServerName = %q", st.ServerName)
 	}
 	ts.Write([]byte("PING\r\n"))
 	if got := readN(t, ts, 6); got != "PONG\r\n" {
@@ -98,7 +98,7 @@ func TestStartTLSExpectedHostnameDefaultsToConnectHost(t *testing.T) {
 	}
 	defer ts.Close()
 	opened(t, ts)
-	st, _ := ts.ConnectionState()
+	st := ts.ConnectionState()
 	if st.ServerName != "localhost" {
 		t.Fatalf("ServerName = %q, want the connect hostname", st.ServerName)
 	}
