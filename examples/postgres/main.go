@@ -160,7 +160,7 @@ func upgrade(ctx context.Context, addr, serverName string, tlsConfig *tls.Config
 		secure.Close()
 		return nil, err
 	}
-	state, _ := secure.ConnectionState()
+	state := secure.ConnectionState()
 	fmt.Fprintf(stdout, "StartTLS: %s, certificate verified for %q; the old socket is upgraded: %v\n",
 		tls.VersionName(state.Version), state.ServerName, socket.Upgraded())
 	return secure, nil
