@@ -156,7 +156,6 @@ func connectAutopaho(ctx context.Context, cfg clientConfig) (client, error) {
 		return nil, err
 	}
 	c := &autopahoClient{}
-	var up atomic.Int32
 	ac := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
 		TlsCfg:                        cfg.TLS,
@@ -165,10 +164,10 @@ func connectAutopaho(ctx context.Context, cfg clientConfig) (client, error) {
 		ReconnectBackoff:              autopaho.NewConstantBackoff(50 * time.Millisecond),
 		ConnectTimeout:                5 * time.Second,
 		AttemptConnection:             mqtt.AttemptConnection(cfg.Options),
-		OnConnectionUp: func(*autopaho.ConnectionManager, *paho.Connack) {
-			up.Add(1)
+		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+			// cm, not c.cm: this may run before NewConnection returns.
 			if cfg.OnUp != nil {
-				go cfg.OnUp(c)
+				go cfg.OnUp(&autopahoClient{cm: cm})
 			}
 		},
 		OnConnectionDown: func() bool { return cfg.Reconnect },
