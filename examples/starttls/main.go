@@ -155,7 +155,7 @@ func converse(ctx context.Context, addr string, tlsConfig *tls.Config, stdout io
 	if err != nil {
 		return err
 	}
-	state, _ := secure.ConnectionState()
+	state := secure.ConnectionState()
 	fmt.Fprintf(stdout, "new socket: opened to %s from %s; %s, secureTransport %q\n",
 		info.RemoteAddress, info.LocalAddress, tls.VersionName(state.Version), secure.SecureTransport())
 	if len(state.PeerCertificates) > 0 {

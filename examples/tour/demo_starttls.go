@@ -86,8 +86,8 @@ func demoStartTLS(ctx context.Context, e *env) error {
 	if _, err := secure.Opened(ctx); err != nil {
 		return err
 	}
-	state, ok := secure.ConnectionState()
-	if !ok {
+	state := secure.ConnectionState()
+	if !state.HandshakeComplete {
 		return errors.New("the upgraded socket reports no TLS state")
 	}
 	e.step("upgraded to %s; the old socket closed cleanly and its reader failed", tls.VersionName(state.Version))

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -169,12 +171,44 @@ func TestRealServerDemos(t *testing.T) {
 			continue
 		}
 		t.Run(d.name, func(t *testing.T) {
-			value := testenv.Get(t, d.server.envVar)
-			tr := &tour{progress: io.Discard, timeout: time.Minute, lookup: func(string) string { return value }}
+			testenv.Get(t, d.server.envVar)
+			tr := &tour{progress: io.Discard, timeout: time.Minute, lookup: os.Getenv}
 			r := tr.runOne(context.Background(), d)
 			if r.outcome != "ok" {
 				t.Errorf("%s against %s: %s", d.name, r.against, r.outcome)
 			}
 		})
+	}
+}
+
+func TestWithSSLMode(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://postgres@127.0.0.1:5432/test", "postgres://postgres@127.0.0.1:5432/test?sslmode=require"},
+		{"postgresql://u@h/db?connect_timeout=5", "postgresql://u@h/db?connect_timeout=5&sslmode=require"},
+		{"postgres://u@h/db?sslmode=verify-full", "postgres://u@h/db?sslmode=verify-full"},
+		{"host=h user=u dbname=db", "host=h user=u dbname=db sslmode=require"},
+		{"host=h sslmode=disable", "host=h sslmode=disable"},
+	}
+	for _, tt := range tests {
+		if got := withSSLMode(tt.in, "require"); got != tt.want {
+			t.Errorf("withSSLMode(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestMySQLWithoutCA checks that the mysql demo says so in its TLS column
+// when it has no CA file to verify the server with.
+func TestMySQLWithoutCA(t *testing.T) {
+	testenv.Get(t, mariadb.envVar)
+	lookup := func(name string) string {
+		if name == "OUTBOUND_TEST_MYSQL_CA" {
+			return filepath.Join(t.TempDir(), "missing.pem")
+		}
+		return os.Getenv(name)
+	}
+	tr := &tour{progress: io.Discard, timeout: time.Minute, lookup: lookup}
+	r := tr.runOne(context.Background(), demo{name: "mysql", tls: "driver", server: mariadb, run: demoMySQL})
+	if r.outcome != "ok" || r.tls != "driver (unverified: no CA file)" {
+		t.Errorf("result %+v, want ok with TLS %q", r, "driver (unverified: no CA file)")
 	}
 }

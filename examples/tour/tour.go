@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,6 +25,13 @@ func allDemos() []demo {
 		{name: "half-open", tls: "none", run: demoHalfOpen},
 		{name: "policy", tls: "none", run: demoPolicy, against: "127.0.0.1:25, never dialled"},
 		{name: "net/http", tls: "on", run: demoNetHTTP},
+		{name: "smtp", tls: "starttls", run: demoSMTP},
+		{name: "mqtt", tls: "none", run: demoMQTT},
+		{name: "postgres", tls: "driver", server: postgres, run: demoPostgres},
+		{name: "postgres-starttls", tls: "starttls", server: postgres, run: demoPostgresStartTLS},
+		{name: "mysql", tls: "driver", server: mariadb, run: demoMySQL},
+		{name: "mosquitto", tls: "none", server: mosquitto, run: demoMosquitto},
+		{name: "smtp-mta", tls: "starttls", server: smtpServer, run: demoSMTPMTA},
 	}
 }
 
@@ -54,8 +63,13 @@ type env struct {
 	// value is the server variable's value (or its default), and addr the
 	// host:port in it; both empty for an in-process demo.
 	value, addr string
-	name        string
-	progress    io.Writer
+	// lookup returns an integration-test variable, or its default when unset.
+	lookup   func(name string) string
+	name     string
+	progress io.Writer
+	// tls, when a demo sets it, replaces the demo's TLS column (to say
+	// that TLS ran without verification, for example).
+	tls string
 }
 
 // step reports progress of a long demo on stderr.
@@ -95,12 +109,14 @@ func (t *tour) runOne(ctx context.Context, d demo) result {
 	if d.against != "" {
 		r.against = d.against
 	}
-	e := &env{name: d.name, progress: t.progress}
-	if s := d.server; s != nil {
-		e.value = t.lookup(s.envVar)
-		if e.value == "" {
-			e.value = defaultOf(s.envVar)
+	e := &env{name: d.name, progress: t.progress, lookup: func(name string) string {
+		if v := t.lookup(name); v != "" {
+			return v
 		}
+		return defaultOf(name)
+	}}
+	if s := d.server; s != nil {
+		e.value = e.lookup(s.envVar)
 		addr, err := s.addr(e.value)
 		if err != nil {
 			r.against = s.envVar + "=" + e.value
@@ -120,7 +136,11 @@ func (t *tour) runOne(ctx context.Context, d demo) result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	if err := safeRun(ctx, d, e); err != nil {
+	err := safeRun(ctx, d, e)
+	if e.tls != "" {
+		r.tls = e.tls
+	}
+	if err != nil {
 		r.outcome, r.failed = "FAIL: "+oneLine(err.Error()), true
 		return r
 	}
@@ -162,6 +182,27 @@ func defaultOf(name string) string {
 		}
 	}
 	return ""
+}
+
+// plainAddr is the address of a variable that holds host:port.
+func plainAddr(v string) (string, error) {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+// loadCA reads a PEM file of CA certificates into a pool.
+func loadCA(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
