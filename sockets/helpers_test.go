@@ -20,16 +20,6 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func must[T any](t *testing.T) func(v T, err error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
-
 func serve(t *testing.T) func(s *sockettest.Server, err error) *sockettest.Server {
 	return func(s *sockettest.Server, err error) *sockettest.Server {
 		t.Helper()
