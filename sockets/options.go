@@ -40,9 +40,26 @@ type Options struct {
 	// Setting it with SecureTransport "off" is an error.
 	TLSConfig *tls.Config
 
-	// Dial, when set, opens the TCP connection instead of a [net.Dialer]
-	// (a proxy's dialer, for example).
+	// Dial, when set, opens the TCP connection instead of a [net.Dialer].
+	// It receives the hostname unresolved, so the policy's address rules
+	// apply to IP literals only and checking the addresses of a name is
+	// Dial's job (as it is a proxy's). Prefer Proxy for proxies.
 	Dial DialFunc
+
+	// Policy is the egress policy: a [*Policy], or a [*PolicyHolder] whose
+	// policy can be swapped while the program runs. Nil means the default
+	// policy: everything allowed but port 25, as on Cloudflare Workers.
+	Policy PolicySource
+
+	// Proxy, when set, chooses an egress proxy (SOCKS5, HTTP CONNECT) for
+	// each connection; see [SOCKS5Proxy], [HTTPProxy] and
+	// [ProxyFromEnvironment]. Hostname and port rules still apply here;
+	// the name is handed to the proxy unresolved, so address rules for
+	// names are the proxy's job (IP literals are still checked here).
+	// Setting both Dial and Proxy is an error.
+	Proxy Proxy
+
+	eg *egress // set by Connect for the connection being made
 }
 
 func (o *Options) clone() Options {

@@ -115,6 +115,9 @@ func connect(ctx context.Context, a Address, given string, opts *Options) (*Sock
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
 	}
 	s := newSocket(a, given, o, o.SecureTransport)
+	if err := s.admit(); err != nil {
+		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
+	}
 	dctx, cancel := context.WithCancel(ctx)
 	s.cancelDial = cancel
 	go s.open(dctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
@@ -362,6 +365,9 @@ func (s *Socket) Read(b []byte) (int, error) {
 	}
 	n, err := s.conn.Read(b)
 	s.rmu.Unlock()
+	if e := s.opts.eg; e != nil && e.metrics != nil {
+		e.metrics.in.Add(uint64(n))
+	}
 	if err != nil {
 		err = s.readFailed(err)
 	}
@@ -434,6 +440,9 @@ func (s *Socket) Write(b []byte) (int, error) {
 		n, err = s.conn.Write(b)
 	}
 	s.wmu.Unlock()
+	if e := s.opts.eg; e != nil && e.metrics != nil {
+		e.metrics.out.Add(uint64(n))
+	}
 	if err != nil {
 		err = s.writeFailed(err)
 	}

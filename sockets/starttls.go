@@ -78,6 +78,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	ns := newSocket(s.addr, s.given, o, SecureTransportOn)
 	ctx, cancel := context.WithCancel(context.Background())
 	ns.cancelDial = cancel
+	s.handOff(ns)
 	s.end(nil, fUpgraded)
 	// Interrupt a read or write in progress: they see fUpgraded and fail.
 	s.mu.Lock()
