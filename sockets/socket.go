@@ -331,8 +331,10 @@ func (s *Socket) Address() Address { return s.addr }
 
 // ConnectionState returns the TLS state of an open TLS socket, and the zero
 // state (HandshakeComplete false) for a plain or not yet open one. It has
-// the signature of [tls.Conn.ConnectionState], so net/http fills
-// Response.TLS and negotiates HTTP/2 over a socket from DialTLSContext.
+// the signature of [tls.Conn.ConnectionState], for code that looks for it
+// by interface. (net/http reads TLS state only from a *tls.Conn: for HTTP/2
+// and Response.TLS, let the transport do TLS over a plain socket from
+// DialContext.)
 func (s *Socket) ConnectionState() tls.ConnectionState {
 	if !s.opened.Load() || s.tlsConn == nil {
 		return tls.ConnectionState{}
