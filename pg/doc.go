@@ -63,6 +63,11 @@
 // pgx sends a CancelRequest over a new connection made with the same dial
 // function, so it goes through outbound too, to the address the query's
 // connection is connected to; with SocketTLS it is encrypted the same way.
+// That address is an IP: a policy that allows the database by hostname only
+// must also allow its addresses (or its port), or cancel requests are
+// denied. Through a proxy, RemoteAddr is the proxy's address, so pgx's cancel
+// requests do not reach the server; pgx's default context handling (closing
+// the connection when a query's ctx ends) does not depend on them.
 // Multi-host connection strings ("host=a,b", target_session_attrs) keep pgx's
 // order and rules: each host is tried in turn.
 //
