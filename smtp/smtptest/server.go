@@ -46,6 +46,10 @@ type Options struct {
 	// recorded; a non-nil error refuses the message with that reply.
 	Data func(m Message) error
 
+	// Discard accepts messages without keeping them: Messages stays empty.
+	// For benchmarks, which would otherwise hold every message in memory.
+	Discard bool
+
 	// MaxMessageBytes limits the message size the server accepts (and
 	// advertises with SIZE); 0 means no limit.
 	MaxMessageBytes int64
@@ -125,7 +129,7 @@ func NewServer(opts *Options) (*Server, error) {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Messages returns a copy of the messages accepted so far, in the order
-// they were accepted.
+// they were accepted (none with [Options.Discard]).
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -289,9 +293,11 @@ func (ss *session) Data(r io.Reader) error {
 			return err
 		}
 	}
-	ss.s.mu.Lock()
-	ss.s.messages = append(ss.s.messages, m)
-	ss.s.mu.Unlock()
+	if !ss.s.opts.Discard {
+		ss.s.mu.Lock()
+		ss.s.messages = append(ss.s.messages, m)
+		ss.s.mu.Unlock()
+	}
 	return nil
 }
 

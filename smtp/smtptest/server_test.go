@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/textproto"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,6 +144,23 @@ func TestLoginWithoutInitialResponse(t *testing.T) {
 	step(b64("pw"), 235, "")
 	if s.AuthAttempts() != 1 {
 		t.Errorf("AuthAttempts = %d", s.AuthAttempts())
+	}
+}
+
+func TestDiscard(t *testing.T) {
+	var seen atomic.Int32
+	s := start(t, &smtptest.Options{Discard: true, Data: func(smtptest.Message) error { seen.Add(1); return nil }})
+	c, err := gosmtp.Dial(s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("a@example.com", []string{"b@example.com"}, strings.NewReader("x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	if n := len(s.Messages()); n != 0 || seen.Load() != 1 {
+		t.Fatalf("Messages() has %d, Data hook saw %d; want 0 and 1", n, seen.Load())
 	}
 }
 
