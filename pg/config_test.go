@@ -118,3 +118,28 @@ func TestBadConnString(t *testing.T) {
 		t.Error("OpenDB accepted a bad connection string")
 	}
 }
+
+// TestConfigureTwice: SocketTLS moves the TLS settings into the dial
+// function, so configuring the same configuration again (which would find
+// plaintext everywhere) is refused; configuring twice without SocketTLS is
+// harmless and allowed.
+func TestConfigureTwice(t *testing.T) {
+	for _, first := range []bool{false, true} {
+		for _, second := range []bool{false, true} {
+			cfg, err := pgconn.ParseConfig("host=a sslmode=verify-full user=u")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pg.Configure(cfg, &pg.Options{SocketTLS: first}); err != nil {
+				t.Fatal(err)
+			}
+			err = pg.Configure(cfg, &pg.Options{SocketTLS: second})
+			if first && (err == nil || !strings.Contains(err.Error(), "already configured")) {
+				t.Errorf("SocketTLS %v then %v: %v; want an error", first, second, err)
+			}
+			if !first && err != nil {
+				t.Errorf("SocketTLS %v then %v: %v", first, second, err)
+			}
+		}
+	}
+}

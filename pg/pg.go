@@ -43,15 +43,20 @@ var ErrTLSRefused = errors.New("the PostgreSQL server refused TLS")
 //
 // cfg must come from [pgconn.ParseConfig] (or pgx's, or pgxpool's), with any
 // change to Host, Port, TLSConfig or Fallbacks already made. Call Configure
-// once per configuration, before connecting; a copy made afterwards
-// (Config.Copy) shares the configured dial function, which is safe for
-// concurrent use. opts is copied; a nil opts means the defaults.
+// once per configuration, before connecting: configuring again a
+// configuration (or a Copy of one) that SocketTLS has taken over is refused,
+// since its TLS settings now live in the dial function. A copy made after
+// Configure shares that dial function, which is safe for concurrent use.
+// opts is copied; a nil opts means the defaults.
 //
 // The error reports settings that cannot work as asked (see the package
 // documentation); cfg is left unchanged then.
 func Configure(cfg *pgconn.Config, opts *Options) error {
 	if cfg == nil {
 		return errors.New("pg: Configure needs a *pgconn.Config from pgconn.ParseConfig, got nil")
+	}
+	if configuredForSocketTLS(cfg) {
+		return errorf("this configuration was already configured with SocketTLS, which took over its TLS settings; configure a fresh one from ParseConfig (or a Copy made before Configure)")
 	}
 	var o Options
 	if opts != nil {

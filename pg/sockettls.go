@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -105,6 +106,13 @@ func (st *socketTLS) apply(cfg *pgconn.Config) {
 	cfg.LookupFunc = keepHost
 }
 
+// configuredForSocketTLS reports whether cfg's dial function is a socketTLS
+// one: its TLS settings have been moved into it, and configuring cfg again
+// would see plaintext everywhere.
+func configuredForSocketTLS(cfg *pgconn.Config) bool {
+	return cfg.DialFunc != nil && reflect.ValueOf(cfg.DialFunc).Pointer() == reflect.ValueOf((*socketTLS)(nil).dial).Pointer()
+}
+
 // target returns the target for an address pgx dials: a configured host
 // (configured is true), or, for a CancelRequest, which pgx sends to the
 // connection's remote address, the host that address belongs to.
@@ -139,7 +147,12 @@ func (st *socketTLS) dial(ctx context.Context, network, address string) (net.Con
 		if err != nil && t.optional && errors.As(err, &tf) && ctx.Err() == nil {
 			// allow, prefer: TLS failed after the connection was made;
 			// start over in plaintext, as libpq does.
-			c, err = st.dialer.DialContext(ctx, network, address)
+			var perr error
+			if c, perr = st.dialer.DialContext(ctx, network, address); perr != nil {
+				err = errors.Join(err, perr)
+			} else {
+				err = nil
+			}
 		}
 	}
 	if err != nil {
