@@ -27,6 +27,19 @@
 //	err := smtp.SendMail(ctx, "smtp.example.com:587", auth,
 //		"alice@example.com", []string{"bob@example.com"}, msg, nil)
 //
+// # Port 25
+//
+// Port 25 is refused by default, before any connection, with [sockets.ErrDenied]
+// and a message that spells out the rule that would allow it. Submission
+// (587, 465) is what a program normally wants; to relay on port 25 anyway,
+// give the socket a policy with an allow rule that lists port 25 for the host:
+//
+//	p, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{
+//		{Name: "mail-relay", Action: sockets.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}},
+//	}})
+//	...
+//	c, err := smtp.DialStartTLS(ctx, "mx.example.com:25", &smtp.Options{Socket: &sockets.Options{Policy: p}})
+//
 // # Errors
 //
 // Errors are *[Error] (the step, the server, the cause). Replies from the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/netip"
 	"strings"
 
 	"github.com/emersion/go-sasl"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/outboundhq/outbound/smtp"
 	"github.com/outboundhq/outbound/smtp/smtptest"
+	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
 
@@ -160,4 +162,22 @@ func ExampleDial() {
 	// Output:
 	// true
 	// <nil>
+}
+
+// Port 25 is refused unless the egress policy has a rule that lists it.
+func ExampleDialStartTLS_port25() {
+	_, err := smtp.DialStartTLS(context.Background(), "mx.example.com:25", nil)
+	fmt.Println(errors.Is(err, sockets.ErrDenied))
+
+	// The rule the error message suggests; with it, the same call connects.
+	p, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{
+		{Name: "mail-relay", Action: sockets.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}},
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(p.Decide("mx.example.com", netip.Addr{}, 25).Allowed)
+	// Output:
+	// true
+	// true
 }

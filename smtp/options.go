@@ -56,11 +56,10 @@ type Options struct {
 	// a plaintext connection.
 	AllowPlaintext bool
 
-	// Socket holds the options of the socket under the client (a proxy's
-	// Dial, AllowHalfOpen, and the egress policy where sockets.Options
-	// has one). Leave its SecureTransport and TLSConfig unset: the Dial
-	// functions choose the transport, and TLS settings go in TLSConfig
-	// above.
+	// Socket holds the options of the socket under the client: the egress
+	// policy (Policy), a proxy (Proxy or Dial), AllowHalfOpen. Leave its
+	// SecureTransport and TLSConfig unset: the Dial functions choose the
+	// transport, and TLS settings go in TLSConfig above.
 	Socket *sockets.Options
 }
 
