@@ -36,10 +36,17 @@
 //
 // # Connection liveness
 //
-// database/sql checks an idle connection before reusing it; the driver does
-// so by peeking at the connection's file descriptor (syscall.Conn). The
-// connections this package returns support that check, so a connection the
-// server closed while it sat in the pool is dropped and replaced instead of
-// failing the next query. [SocketOf] gives the [sockets.Socket] under such a
-// connection, for its Closed channel and Err.
+// database/sql checks an idle connection before reusing it; the driver does so
+// by peeking at the connection's file descriptor, which it reaches through
+// syscall.Conn, and it skips the check for a connection that is not one. A
+// [sockets.Socket] is not a syscall.Conn, so the check runs only where this
+// package can reach the descriptor: when [sockets.Options].Dial (the caller's
+// own dial function) opens the TCP connection. Otherwise a connection the
+// server closed while it sat in the pool fails the next query on it with the
+// driver's "invalid connection" (database/sql then opens a new one for the
+// query after). [sql.DB.SetConnMaxIdleTime] below the server's wait_timeout
+// keeps idle connections from going stale.
+//
+// [SocketOf] gives the [sockets.Socket] under a connection, for its Closed
+// channel and Err.
 package mysql

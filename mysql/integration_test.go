@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -419,34 +421,63 @@ func TestKillConnectionMidQuery(t *testing.T) {
 	}
 }
 
-// TestIdleConnectionKilled checks that the driver's liveness check works on
-// outbound sockets: a pooled connection the server closed while idle is
-// dropped and replaced, and the next query succeeds.
+// TestIdleConnectionKilled kills a pooled connection while it is idle. The
+// driver's liveness check notices that before reuse when it can reach the
+// connection's file descriptor (see the package documentation): then the next
+// query succeeds on a new connection. When it cannot, the next query fails
+// with the driver's invalid-connection error and the one after succeeds.
+// Either way the killed connection's socket ends and the pool recovers.
 func TestIdleConnectionKilled(t *testing.T) {
 	cfg := serverConfig(t)
-	ctx := ctxT(t)
 	admin := openAdmin(t, cfg)
-	var rec recorder
-	db := openRecorded(t, cfg, nil, &rec)
-	db.SetMaxOpenConns(1)
+	tests := []struct {
+		name string
+		opts *sockets.Options
+	}{
+		{"default options", nil},
+		{"caller's Dial", &sockets.Options{Dial: (&net.Dialer{}).DialContext}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			var rec recorder
+			db := openRecorded(t, cfg, tt.opts, &rec)
+			db.SetMaxOpenConns(1)
 
-	var id int64
-	if err := db.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-		t.Fatal(err)
-	}
-	idle := rec.sockets(t)[0]
-	killAndWait(t, ctx, admin, id)
+			var id int64
+			if err := db.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			rec.mu.Lock()
+			_, checked := rec.conns[0].(syscall.Conn)
+			rec.mu.Unlock()
+			if tt.opts != nil && !checked {
+				t.Fatal("with the caller's Dial, the connection is not a syscall.Conn: the driver would skip its liveness check")
+			}
+			idle := rec.sockets(t)[0]
+			killAndWait(t, ctx, admin, id)
 
-	var id2 int64
-	if err := db.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id2); err != nil {
-		t.Fatalf("first query after the idle connection was killed: %v (the driver's liveness check did not notice the closed connection)", err)
-	}
-	if id2 == id {
-		t.Fatalf("query ran on killed connection %d", id)
-	}
-	waitClosed(t, idle, 10*time.Second)
-	if socks := rec.sockets(t); len(socks) != 2 {
-		t.Errorf("%d sockets dialled; want 2", len(socks))
+			var id2 int64
+			err := db.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id2)
+			switch {
+			case checked && err != nil:
+				t.Fatalf("first query after the idle connection was killed: %v; want the liveness check to replace the connection", err)
+			case !checked && !errors.Is(err, gomysql.ErrInvalidConn):
+				t.Fatalf("first query after the idle connection was killed, without the liveness check: %v; want the driver's ErrInvalidConn", err)
+			case !checked:
+				t.Logf("without the liveness check the first query fails: %v", err)
+				if err := db.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id2); err != nil {
+					t.Fatalf("second query after the idle connection was killed: %v", err)
+				}
+			}
+			if id2 == id {
+				t.Fatalf("query ran on killed connection %d", id)
+			}
+			waitClosed(t, idle, 10*time.Second)
+			if socks := rec.sockets(t); len(socks) != 2 {
+				t.Errorf("%d sockets dialled; want 2", len(socks))
+			}
+		})
 	}
 }
 
@@ -499,24 +530,77 @@ func TestRegister(t *testing.T) {
 }
 
 func TestDenied(t *testing.T) {
+	denyLoopbackMySQL, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{
+		{Name: "no-local-mysql", Action: sockets.Deny, Addrs: []string{"loopback"}, Ports: []string{"3306"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		addr string
+		opts *sockets.Options
+		want string // in the error message
+	}{
+		// Port 25 is refused by the default policy (as on Workers).
+		{"default policy, port 25", "127.0.0.1:25", nil, "port 25"},
+		// An IP literal is decided when the driver connects, before any traffic.
+		{"address rule, IP literal", "127.0.0.1:3306", &sockets.Options{Policy: denyLoopbackMySQL}, "no-local-mysql"},
+		// A name is resolved and each of its addresses decided at dial time.
+		{"address rule, hostname", "localhost:3306", &sockets.Options{Policy: denyLoopbackMySQL}, "no-local-mysql"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			cfg := gomysql.NewConfig()
+			cfg.User = "root"
+			cfg.Net = "tcp"
+			cfg.Addr = tt.addr
+			var rec recorder
+			db := openRecorded(t, cfg, tt.opts, &rec)
+			err := db.PingContext(ctx)
+			if !errors.Is(err, sockets.ErrDenied) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Ping of %s: %v; want an error wrapping sockets.ErrDenied that names %q", cfg.Addr, err, tt.want)
+			}
+			var se *sockets.SocketError
+			if !errors.As(err, &se) || se.Op != "connect" {
+				t.Errorf("error %v is not a connect *sockets.SocketError", err)
+			}
+			t.Logf("denied: %v", err)
+			if n := len(rec.sockets(t)); n != 0 {
+				t.Errorf("%d sockets opened to a denied address", n)
+			}
+		})
+	}
+}
+
+// directProxy is an egress "proxy" that dials directly and counts its dials.
+type directProxy struct{ dials atomic.Int64 }
+
+func (p *directProxy) ProxyFor(sockets.Address) (sockets.DialFunc, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		p.dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}, nil
+}
+
+// TestProxy checks that the socket options' Proxy carries the driver's
+// connections (this package must not set Options.Dial, which excludes Proxy).
+func TestProxy(t *testing.T) {
+	cfg := serverConfig(t)
 	ctx := ctxT(t)
-	// Port 25 is refused by the socket layer's default policy (as on Workers).
-	cfg := gomysql.NewConfig()
-	cfg.User = "root"
-	cfg.Net = "tcp"
-	cfg.Addr = "127.0.0.1:25"
-	var rec recorder
-	db := openRecorded(t, cfg, nil, &rec)
-	err := db.PingContext(ctx)
-	if !errors.Is(err, sockets.ErrDenied) {
-		t.Fatalf("Ping of %s: %v; want an error wrapping sockets.ErrDenied", cfg.Addr, err)
+	var p directProxy
+	db, err := outmysql.OpenDB(cfg, &sockets.Options{Proxy: &p})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var se *sockets.SocketError
-	if !errors.As(err, &se) || se.Op != "connect" {
-		t.Errorf("error %v is not a connect *sockets.SocketError", err)
+	defer db.Close()
+	var one int
+	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("SELECT 1 through a Proxy: %v", err)
 	}
-	t.Logf("denied: %v", err)
-	if n := len(rec.sockets(t)); n != 0 {
-		t.Errorf("%d sockets opened to a denied address", n)
+	if p.dials.Load() == 0 {
+		t.Error("the connection did not go through the Proxy")
 	}
 }

@@ -16,11 +16,15 @@ import (
 // server closed while idle would fail the next query with "invalid
 // connection" instead of being replaced.
 //
-// *sockets.Socket does not implement syscall.Conn, so the connections this
-// package returns wrap it in conn, whose SyscallConn reaches the TCP
-// connection under the socket. That connection is captured through
-// Options.Dial. Should *sockets.Socket implement syscall.Conn itself, the
-// socket is returned as it is and none of this runs.
+// *sockets.Socket does not implement syscall.Conn. Where the caller's
+// Options.Dial opens the TCP connection, this package wraps that Dial to
+// keep the connection it returns and hands the driver a conn whose
+// SyscallConn reaches it. Without a caller's Dial it cannot do that: setting
+// Options.Dial changes what the socket layer does (the egress policy leaves
+// the address checks of a hostname to Dial, and Dial excludes Proxy), so the
+// socket is returned as it is and the driver skips the check. Should
+// *sockets.Socket implement syscall.Conn itself, the socket is always
+// returned as it is and none of this runs.
 
 // socketHasSyscallConn reports whether *sockets.Socket is a syscall.Conn.
 var socketHasSyscallConn = func() bool {
@@ -59,22 +63,13 @@ type rawCapture struct {
 	raw net.Conn
 }
 
-// options returns a copy of o whose Dial records the connection it opens,
-// dialling as o.Dial does (or as the socket's default dialer does when it is nil).
+// options returns a copy of o whose Dial, o.Dial wrapped, records the
+// connection it opens. o.Dial must not be nil.
 func (r *rawCapture) options(o *sockets.Options) *sockets.Options {
 	c := *o
 	next := o.Dial
 	c.Dial = func(ctx context.Context, network, address string) (net.Conn, error) {
-		var (
-			nc  net.Conn
-			err error
-		)
-		if next != nil {
-			nc, err = next(ctx, network, address)
-		} else {
-			var d net.Dialer
-			nc, err = d.DialContext(ctx, network, address)
-		}
+		nc, err := next(ctx, network, address)
 		if err == nil {
 			r.mu.Lock()
 			r.raw = nc

@@ -24,8 +24,8 @@ import (
 // inside its handshake (see the package documentation); with any other value
 // every dial fails with an error wrapping [sockets.ErrInvalidOptions].
 //
-// The connections it returns carry the socket (see [SocketOf]) and support
-// the driver's liveness check. The returned function is safe for concurrent use.
+// The connections it returns carry the socket (see [SocketOf]); see the
+// package documentation for the driver's liveness check. The returned function is safe for concurrent use.
 func DialFunc(opts *sockets.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d, err := newDialer(opts)
 	if err != nil {
@@ -143,9 +143,10 @@ func checkNetwork(network string) error {
 }
 
 // connect opens a plain socket to addr and waits for it to open. The
-// connection it returns supports the driver's liveness check (see livecheck.go).
+// connection it returns supports the driver's liveness check where it can
+// (see livecheck.go).
 func (d *dialer) connect(ctx context.Context, addr string) (net.Conn, error) {
-	if socketHasSyscallConn {
+	if socketHasSyscallConn || d.d.Options.Dial == nil {
 		return d.d.Connect(ctx, addr, sockets.SecureTransportOff)
 	}
 	var raw rawCapture

@@ -93,10 +93,10 @@ func TestNewConnectorDoesNotModifyConfig(t *testing.T) {
 	}
 }
 
-// TestDialFuncConn checks the connection DialFunc returns, against an
-// in-process echo server: it is an open outbound socket that honours the
-// caller's socket options, exposes a file descriptor for the driver's
-// liveness check, and fires Closed when closed.
+// TestDialFuncConn checks the connection DialFunc returns when the caller's
+// Options.Dial opens the TCP connection, against an in-process echo server:
+// it is an open outbound socket that honours the options, exposes a file
+// descriptor for the driver's liveness check, and fires Closed when closed.
 func TestDialFuncConn(t *testing.T) {
 	echo, err := sockettest.NewEcho()
 	if err != nil {
@@ -154,6 +154,30 @@ func TestDialFuncConn(t *testing.T) {
 	waitClosed(t, s, 5*time.Second)
 	if s.Err() != nil {
 		t.Errorf("Err after Close: %v; want nil", s.Err())
+	}
+}
+
+// TestDialFuncDefault checks that with default options DialFunc returns the
+// socket itself: nothing is put between the driver and the socket layer.
+func TestDialFuncDefault(t *testing.T) {
+	echo, err := sockettest.NewEcho()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := outmysql.DialFunc(nil)(ctx, "tcp", echo.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, ok := c.(*sockets.Socket)
+	if !ok {
+		t.Fatalf("DialFunc(nil) returned a %T; want *sockets.Socket", c)
+	}
+	if got, ok := outmysql.SocketOf(c); !ok || got != s {
+		t.Errorf("SocketOf = %p, %v; want %p, true", got, ok, s)
 	}
 }
 
