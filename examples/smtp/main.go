@@ -83,7 +83,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer srv.Close()
 		*addr = srv.Addr()
-		fmt.Fprintf(stdout, "in-process SMTP server (STARTTLS or implicit TLS, AUTH PLAIN LOGIN) on %s\n", *addr)
+		mode := "STARTTLS"
+		if sec == smtp.SecurityTLS {
+			mode = "implicit TLS"
+		}
+		fmt.Fprintf(stdout, "in-process SMTP server (%s, AUTH PLAIN LOGIN) on %s\n", mode, *addr)
 	}
 
 	var auth sasl.Client

@@ -18,14 +18,14 @@ func TestMain(m *testing.M) {
 }
 
 func TestRun(t *testing.T) {
-	for _, sec := range []string{"starttls", "socket-starttls", "tls"} {
+	for sec, mode := range map[string]string{"starttls": "STARTTLS", "socket-starttls": "STARTTLS", "tls": "implicit TLS"} {
 		t.Run(sec, func(t *testing.T) {
 			var out bytes.Buffer
 			if err := run(context.Background(), []string{"-security", sec, "-to", "bob@example.com,carol@example.com"}, &out); err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
 			}
 			want := []string{
-				`^in-process SMTP server \(STARTTLS or implicit TLS, AUTH PLAIN LOGIN\) on 127\.0\.0\.1:\d+$`,
+				`^in-process SMTP server \(` + mode + `, AUTH PLAIN LOGIN\) on 127\.0\.0\.1:\d+$`,
 				`^sent "Hello from outbound" from alice@example\.com to bob@example\.com, carol@example\.com with ` + regexp.QuoteMeta(sec) + `$`,
 				`^server received: from alice@example\.com to \[bob@example\.com carol@example\.com\], user "alice", TLS true$`,
 			}
