@@ -201,9 +201,19 @@ func (sc *Scope) acquire(ctx context.Context, e *egress) error {
 	if e.state == memberWaiting {
 		e.state = memberIdle
 	}
-	return &detailError{kind: ErrLimit, msg: "waited for one of the " + strconv.Itoa(sc.limit) + " connection slots of " + sc.describe() +
+	return &limitWaitError{cause: ctx.Err(), msg: "waited for one of the " + strconv.Itoa(sc.limit) + " connection slots of " + sc.describe() +
 		" until the context ended (" + ctx.Err().Error() + "); close sockets sooner, raise ScopeOptions.Limit, or give Connect a longer context"}
 }
+
+// limitWaitError is ErrLimit after a wait that the context ended; it
+// matches both ErrLimit and the context's error.
+type limitWaitError struct {
+	cause error
+	msg   string
+}
+
+func (e *limitWaitError) Error() string   { return ErrLimit.Error() + ": " + e.msg }
+func (e *limitWaitError) Unwrap() []error { return []error{ErrLimit, e.cause} }
 
 // leave removes e from the scope when its last socket ends, passing its
 // slot to the first waiter.
