@@ -80,3 +80,39 @@ func TestPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestScope: the ctx pgx passes to its dial function carries the request's
+// scope: its limit applies to Postgres connections, and ending it closes them.
+func TestScope(t *testing.T) {
+	u := pgURL(t)
+	for _, w := range ways {
+		t.Run(w.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			sc := sockets.NewScope(ctx, &sockets.ScopeOptions{Name: "request", Limit: 1, FailFast: true})
+			defer sc.Close()
+			sctx := sockets.WithScope(ctx, sc)
+			opts := &pg.Options{SocketTLS: w.socketTLS}
+			c := connect(t, sctx, u.String(), opts)
+			if !sslOn(t, ctx, c) {
+				t.Error("the server says TLS is off")
+			}
+			if open, waiting := sc.Open(); open != 1 || waiting != 0 {
+				t.Errorf("scope holds %d open, %d waiting; want 1, 0", open, waiting)
+			}
+			if c2, err := pg.Connect(sctx, u.String(), opts); err == nil {
+				c2.Close(ctx)
+				t.Error("a second connection got past the scope's limit of 1")
+			} else if !errors.Is(err, sockets.ErrLimit) {
+				t.Errorf("second connection: %v; want sockets.ErrLimit", err)
+			}
+			sc.Close()
+			var one int
+			if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err == nil {
+				t.Error("a query succeeded after the scope ended")
+			}
+			if !c.IsClosed() {
+				t.Error("pgx still considers the connection open after the scope ended")
+			}
+		})
+	}
+}
