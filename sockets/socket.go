@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -340,6 +341,28 @@ func (s *Socket) ConnectionState() tls.ConnectionState {
 		return tls.ConnectionState{}
 	}
 	return s.tlsConn.ConnectionState()
+}
+
+// SyscallConn returns the raw connection of an open plain socket, as
+// [net.TCPConn.SyscallConn] does, for code that inspects the descriptor
+// (go-sql-driver/mysql's liveness check, socket options). It fails for a TLS
+// socket, a socket that is not open yet, and a transport that has none.
+// Reading or writing the descriptor directly bypasses the socket's state.
+func (s *Socket) SyscallConn() (syscall.RawConn, error) {
+	if !s.opened.Load() {
+		return nil, s.opError("syscallconn", errorf(ErrClosed, "the socket is not open"))
+	}
+	if f := s.flags.Load(); f&(fClosed|fUpgraded) != 0 {
+		return nil, s.opError("syscallconn", ErrClosed)
+	}
+	if s.tlsConn != nil {
+		return nil, s.opError("syscallconn", errorf(ErrInvalidOptions, "a TLS socket does not expose its descriptor"))
+	}
+	sc, ok := s.raw.(syscall.Conn)
+	if !ok {
+		return nil, s.opError("syscallconn", errorf(ErrInvalidOptions, "the transport (Options.Dial or a proxy) has no descriptor"))
+	}
+	return sc.SyscallConn()
 }
 
 // Close closes both directions, unblocks pending Read, Write and Opened,

@@ -544,3 +544,35 @@ func TestDataIntegrity256MiB(t *testing.T) {
 		})
 	}
 }
+
+func TestSyscallConn(t *testing.T) {
+	s := connect(t, echo(t).Addr(), nil)
+	g := newGate()
+	pending := connect(t, echo(t).Addr(), &sockets.Options{Dial: g.dial})
+	<-g.started
+	if _, err := pending.SyscallConn(); err == nil {
+		t.Fatal("SyscallConn on a pending socket succeeded")
+	}
+	close(g.release)
+	opened(t, s)
+	rc, err := s.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The descriptor is the socket's: a non-blocking peek sees the echo.
+	s.Write([]byte("p"))
+	time.Sleep(20 * time.Millisecond)
+	var n int
+	rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, _ = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true
+	})
+	if n != 1 {
+		t.Fatalf("peek through SyscallConn = %d bytes, want 1", n)
+	}
+	s.Close()
+	if _, err := s.SyscallConn(); !errors.Is(err, sockets.ErrClosed) {
+		t.Fatalf("SyscallConn after Close = %v", err)
+	}
+}
