@@ -23,6 +23,14 @@ if [[ "$(psql_ -d test -c 'show ssl')" != on ]]; then
 	psql_ -d test -c 'select pg_reload_conf()' >/dev/null
 	sleep 1
 fi
+# pg's channel-binding test logs in as outbound_scram with SCRAM over TLS;
+# that line must come before the trust lines, so it goes first.
+hba=$(psql_ -d test -c 'show hba_file')
+line='hostssl all outbound_scram 127.0.0.1/32 scram-sha-256'
+if ! grep -qxF "$line" "$hba"; then
+	sed -i "1i $line" "$hba"
+	psql_ -d test -c 'select pg_reload_conf()' >/dev/null
+fi
 ssl=$(psql "postgres://postgres@127.0.0.1:5432/test?sslmode=require" -X -t -A \
 	-c 'select ssl from pg_stat_ssl where pid = pg_backend_pid()')
 [[ $ssl == t ]] || ci_die "postgres: TLS connection to 127.0.0.1:5432 failed"
