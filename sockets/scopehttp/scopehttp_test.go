@@ -157,4 +157,3 @@ func ExampleMiddleware() {
 	// hello
 	// true
 }
-
