@@ -44,6 +44,10 @@ func (s *Socket) ReadFrom(r io.Reader) (int64, error) {
 	}
 	n, err := dst.ReadFrom(src)
 	s.wmu.Unlock()
+	s.countOut(n)
+	if srcSock != nil {
+		srcSock.countIn(n)
+	}
 	if limit != nil && srcSock != nil {
 		// The io.LimitedReader handed in is the caller's: keep its N true.
 		r.(*io.LimitedReader).N = limit.N
@@ -111,6 +115,7 @@ func (s *Socket) WriteTo(w io.Writer) (int64, error) {
 	}
 	n, err := rf.ReadFrom(s.raw)
 	s.rmu.Unlock()
+	s.countIn(n)
 	if err != nil {
 		return n, s.readFailed(err)
 	}

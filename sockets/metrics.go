@@ -101,3 +101,16 @@ func (m *Metrics) decision(allowed, report bool, reason string) {
 		m.denied[reasonIndex(reason)].Add(1)
 	}
 }
+
+// countIn and countOut count bytes moved by the io.Copy fast paths.
+func (s *Socket) countIn(n int64) {
+	if e := s.opts.eg; e != nil && e.metrics != nil && n > 0 {
+		e.metrics.in.Add(uint64(n))
+	}
+}
+
+func (s *Socket) countOut(n int64) {
+	if e := s.opts.eg; e != nil && e.metrics != nil && n > 0 {
+		e.metrics.out.Add(uint64(n))
+	}
+}
