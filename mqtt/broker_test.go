@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -69,6 +70,7 @@ func (b *broker) url(scheme string) string { return scheme + "://" + b.addr }
 // (RST, no DISCONNECT), then the server stops.
 func (b *broker) kill() {
 	b.ln.resetAll()
+	b.ln.waitReleased()
 	b.srv.Close()
 }
 
@@ -77,13 +79,35 @@ func (b *broker) kill() {
 func (b *broker) restart() error { return b.start(b.addr) }
 
 // Close stops the broker in an orderly way.
-func (b *broker) Close() { b.srv.Close() }
+func (b *broker) Close() {
+	b.ln.waitReleased()
+	b.srv.Close()
+}
 
-// trackingListener remembers the TCP connections it accepted.
+// trackingListener remembers the connections it accepted, and knows when
+// the broker has let go of each.
+//
+// mochi-mqtt (v2.7.9) adds each connection to its WaitGroup inside the
+// connection's own goroutine, so a Server.Close that is not ordered after
+// that goroutine is a data race for the race detector. The broker closes
+// each connection after that Add; waiting for those closes before
+// Server.Close orders the two.
 type trackingListener struct {
 	net.Listener
 	mu    sync.Mutex
-	conns []*net.TCPConn
+	conns []*trackedConn
+	total int
+}
+
+type trackedConn struct {
+	*net.TCPConn
+	once     sync.Once
+	released chan struct{} // closed when the broker closes the connection
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { close(c.released) })
+	return c.TCPConn.Close()
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
@@ -91,24 +115,41 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		l.mu.Lock()
-		l.conns = append(l.conns, tc)
-		l.mu.Unlock()
-	}
-	return c, nil
+	tc := &trackedConn{TCPConn: c.(*net.TCPConn), released: make(chan struct{})}
+	l.mu.Lock()
+	l.conns = append(l.conns, tc)
+	l.total++
+	l.mu.Unlock()
+	return tc, nil
 }
 
-// resetAll closes the listener and resets every accepted connection.
+// resetAll closes the listener and resets every accepted connection, under
+// the broker's feet.
 func (l *trackingListener) resetAll() {
 	l.Listener.Close()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, c := range l.conns {
 		c.SetLinger(0)
-		c.Close()
+		c.TCPConn.Close()
 	}
+}
+
+// waitReleased waits (a few seconds at most) until the broker has closed
+// every connection it accepted, and forgets them.
+func (l *trackingListener) waitReleased() {
+	l.mu.Lock()
+	conns := l.conns
 	l.conns = nil
+	l.mu.Unlock()
+	deadline := time.After(5 * time.Second)
+	for _, c := range conns {
+		select {
+		case <-c.released:
+		case <-deadline:
+			return // clients still connected: Server.Close disconnects them
+		}
+	}
 }
 
 // allowAll lets every client connect and use every topic (what mochi's
