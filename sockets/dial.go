@@ -87,8 +87,8 @@ func checkConnect(ctx context.Context, o *Options, a Address) error {
 // Connect, after checkConnect and before the dial starts.
 func (s *Socket) admit() error {
 	e := s.opts.eg
-	if e == nil {
-		return nil
+	if e == nil || (e.scope == nil && e.metrics == nil) {
+		return nil // nothing to track for this connection
 	}
 	if e.scope != nil {
 		if err := e.scope.join(e, s); err != nil {
@@ -118,7 +118,7 @@ func isLimit(err error) bool {
 // It runs before s ends.
 func (s *Socket) handOff(ns *Socket) {
 	e := s.opts.eg
-	if e == nil {
+	if e == nil || (e.scope == nil && e.metrics == nil) {
 		return
 	}
 	if sc := e.scope; sc != nil {
@@ -197,7 +197,7 @@ func (e *egress) dialChecked(ctx context.Context, a Address) (net.Conn, error) {
 	if len(ips) == 0 {
 		return nil, &net.DNSError{Err: "no addresses", Name: a.Hostname, IsNotFound: true}
 	}
-	allowed := make([]netip.Addr, 0, len(ips))
+	allowed := make([]Decision, 0, len(ips))
 	var denied []Decision
 	for _, ip := range ips {
 		d := p.decideAddr(e.host, ip, a.Port)
@@ -207,18 +207,20 @@ func (e *egress) dialChecked(ctx context.Context, a Address) (net.Conn, error) {
 			denied = append(denied, d)
 			continue
 		}
-		allowed = append(allowed, ip)
+		d.IP = ip // dial it as resolved (zone kept); decisions use the canonical form
+		allowed = append(allowed, d)
 	}
 	if len(allowed) == 0 {
 		return nil, noneAllowed(a.Hostname, denied)
 	}
-	dialer := net.Dialer{ControlContext: func(ctx context.Context, _, address string, _ syscall.RawConn) error {
-		return e.control(ctx, a, address)
-	}}
 	var firstErr error
-	for i, ip := range allowed {
+	for i := range allowed {
+		d := &allowed[i]
+		dialer := net.Dialer{ControlContext: func(ctx context.Context, _, address string, _ syscall.RawConn) error {
+			return e.control(ctx, a, address, d)
+		}}
 		dctx, cancel := partialDeadline(ctx, len(allowed)-i)
-		c, err := dialer.DialContext(dctx, "tcp", netip.AddrPortFrom(ip, uint16(a.Port)).String())
+		c, err := dialer.DialContext(dctx, "tcp", netip.AddrPortFrom(d.IP, uint16(a.Port)).String())
 		cancel()
 		if err == nil {
 			return c, nil
@@ -233,14 +235,22 @@ func (e *egress) dialChecked(ctx context.Context, a Address) (net.Conn, error) {
 	return nil, firstErr
 }
 
-// control decides on the address a socket is about to connect to.
-func (e *egress) control(ctx context.Context, a Address, address string) error {
+// control decides on the address a socket is about to connect to. prev,
+// when not nil, is the decision made for the address the dial was given; it
+// stands if the kernel is connecting to exactly that address.
+func (e *egress) control(ctx context.Context, a Address, address string, prev *Decision) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return errorf(ErrDenied, "cannot check "+quote(address)+" against the egress policy: "+err.Error())
 	}
-	d := e.p.decideAddr(e.host, ap.Addr(), int(ap.Port()))
-	d.Host = a.Hostname
+	var d Decision
+	if prev != nil && ap.Addr() == prev.IP && int(ap.Port()) == a.Port {
+		d = *prev
+		d.IP = canonical(d.IP)
+	} else {
+		d = e.p.decideAddr(e.host, ap.Addr(), int(ap.Port()))
+		d.Host = a.Hostname
+	}
 	e.p.record(ctx, &d, e.scope)
 	if e.p.enforced(&d) {
 		return d.err()

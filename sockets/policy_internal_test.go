@@ -264,10 +264,19 @@ func TestControlHook(t *testing.T) {
 		{"127.0.0.1:80", false}, {"[::ffff:127.0.0.1]:80", false}, {"[::1%lo]:80", false}, {"0.0.0.0:80", false},
 		{"[64:ff9b::a9fe:a9fe]:80", false}, {"8.8.8.8:80", true}, {"[2606:4700::1111]:80", true}, {"garbage", false},
 	} {
-		err := e.control(context.Background(), a, c.addr)
+		err := e.control(context.Background(), a, c.addr, nil)
 		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrDenied)) {
 			t.Errorf("control(%s) = %v, want ok %v", c.addr, err, c.ok)
 		}
+	}
+	// A decision made for another address than the one being connected
+	// does not stand.
+	allowed := p.decideAddr("innocent.example", netip.MustParseAddr("8.8.8.8"), 80)
+	if err := e.control(context.Background(), a, "127.0.0.1:80", &allowed); !errors.Is(err, ErrDenied) {
+		t.Errorf("control with a decision for 8.8.8.8 on 127.0.0.1 = %v, want ErrDenied", err)
+	}
+	if err := e.control(context.Background(), a, "8.8.8.8:80", &allowed); err != nil {
+		t.Errorf("control with the matching decision = %v", err)
 	}
 }
 

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/outboundhq/outbound/sockets"
+)
+
+// policyRules is a 1,000-rule egress policy of the shape large deployments
+// have: exact and wildcard host allow-lists, CIDR deny lists in both
+// families, CIDR allow rules with port ranges, single-port denials, and
+// address classes.
+func policyRules() []sockets.Rule {
+	var rules []sockets.Rule
+	rules = append(rules, sockets.Rule{Name: "no-internal", Action: sockets.Deny, Addrs: []string{"private", "link-local", "metadata", "unspecified"}})
+	for i := 0; len(rules) < 400; i++ {
+		rules = append(rules, sockets.Rule{Action: sockets.Allow, Hosts: []string{fmt.Sprintf("api%d.partner%d.example", i, i%37)}, Ports: []string{"443"}})
+	}
+	for i := 0; len(rules) < 600; i++ {
+		rules = append(rules, sockets.Rule{Action: sockets.Allow, Hosts: []string{fmt.Sprintf("*.tenant%d.example.net", i)}})
+	}
+	for i := 0; len(rules) < 800; i++ {
+		rules = append(rules, sockets.Rule{Action: sockets.Deny, Addrs: []string{fmt.Sprintf("%d.%d.0.0/16", 20+i/200, i%200), fmt.Sprintf("2001:db8:%x::/48", i)}})
+	}
+	for i := 0; len(rules) < 950; i++ {
+		rules = append(rules, sockets.Rule{Action: sockets.Allow, Addrs: []string{fmt.Sprintf("198.60.%d.0/24", i)}, Ports: []string{fmt.Sprintf("%d-%d", 8000+i, 8100+i)}})
+	}
+	for len(rules) < 999 {
+		rules = append(rules, sockets.Rule{Action: sockets.Deny, Ports: []string{strconv.Itoa(6000 + len(rules))}})
+	}
+	// The benchmark's own server.
+	rules = append(rules, sockets.Rule{Name: "bench", Action: sockets.Allow, Hosts: []string{"bench.internal"}, Addrs: []string{"loopback"}})
+	return rules
+}
+
+type policyQuery struct {
+	host string
+	ip   netip.Addr
+	port int
+}
+
+var policyQueries = []policyQuery{
+	{"api17.partner17.example", netip.MustParseAddr("93.184.215.14"), 443},
+	{"www.tenant150.example.net", netip.MustParseAddr("2606:4700::1111"), 443},
+	{"deep.a.b.c.tenant3.example.net", netip.MustParseAddr("20.55.1.2"), 80},
+	{"unknown.example.org", netip.MustParseAddr("198.60.3.9"), 8050},
+	{"evil.example", netip.MustParseAddr("169.254.169.254"), 80},
+	{"evil.example", netip.MustParseAddr("64:ff9b::7f00:1"), 80},
+	{"10.1.2.3", netip.MustParseAddr("10.1.2.3"), 5432},
+	{"x.tenant9.example.net", netip.MustParseAddr("2001:db8:2a::1"), 6950},
+}
+
+// scanRule and scanDecide are the policy written as the obvious loop over
+// rules with string and prefix comparisons: the baseline ("raw") that the
+// indexed policy is compared with. They implement the same precedence.
+type scanRule struct {
+	deny     bool
+	hosts    []string // exact, or ".suffix" for "*.suffix"
+	prefixes []netip.Prefix
+	classes  []string
+	ports    [][2]int
+}
+
+func compileScan(rules []sockets.Rule) []scanRule {
+	out := make([]scanRule, len(rules))
+	for i, r := range rules {
+		sr := scanRule{deny: r.Action == sockets.Deny}
+		for _, h := range r.Hosts {
+			sr.hosts = append(sr.hosts, strings.TrimPrefix(h, "*"))
+		}
+		for _, a := range r.Addrs {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				sr.prefixes = append(sr.prefixes, p)
+			} else {
+				sr.classes = append(sr.classes, a)
+			}
+		}
+		for _, p := range r.Ports {
+			lo, hi, _ := strings.Cut(p, "-")
+			l, _ := strconv.Atoi(lo)
+			h := l
+			if hi != "" {
+				h, _ = strconv.Atoi(hi)
+			}
+			sr.ports = append(sr.ports, [2]int{l, h})
+		}
+		out[i] = sr
+	}
+	return out
+}
+
+func scanDecide(rules []scanRule, q policyQuery) bool {
+	classes := sockets.AddrClasses(q.ip)
+	match := func(r *scanRule) bool {
+		if len(r.hosts) > 0 {
+			ok := false
+			for _, h := range r.hosts {
+				if h == q.host || strings.HasPrefix(h, ".") && strings.HasSuffix(q.host, h) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		if len(r.ports) > 0 {
+			ok := false
+			for _, p := range r.ports {
+				if q.port >= p[0] && q.port <= p[1] {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		if len(r.prefixes)+len(r.classes) > 0 {
+			ok := false
+			for _, p := range r.prefixes {
+				if p.Contains(q.ip) {
+					ok = true
+					break
+				}
+			}
+			for _, c := range r.classes {
+				for _, have := range classes {
+					if c == have {
+						ok = true
+					}
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	allowed := false
+	for i := range rules {
+		if match(&rules[i]) {
+			if rules[i].deny {
+				return false
+			}
+			allowed = true
+		}
+	}
+	return allowed
+}
+
+// timeLoop runs f repeatedly for about d and returns the mean ns per call.
+func timeLoop(d time.Duration, f func(i int)) float64 {
+	n := 0
+	start := time.Now()
+	for time.Since(start) < d {
+		for j := 0; j < 1000; j++ {
+			f(n)
+			n++
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
+}
+
+// policy decision, 1,000 rules: the time of one decision (host, address,
+// port) by Policy.Decide (outbound) and by a plain scan over the same
+// rules (raw). The target is absolute: at most 2,000 ns per decision.
+func init() {
+	var (
+		policy *sockets.Policy
+		scan   []scanRule
+	)
+	register(Workload{
+		Name:   "policy decision, 1,000 rules",
+		Unit:   "ns",
+		Target: Target{AtMost: 2000, Absolute: true},
+		Setup: func(context.Context) (func(), error) {
+			rules := policyRules()
+			var err error
+			policy, err = sockets.NewPolicy(sockets.PolicyConfig{Default: sockets.Deny, Rules: rules})
+			scan = compileScan(rules)
+			return nil, err
+		},
+		Run: func(_ context.Context, outbound bool) (float64, error) {
+			if outbound {
+				return timeLoop(300*time.Millisecond, func(i int) {
+					q := policyQueries[i%len(policyQueries)]
+					policy.Decide(q.host, q.ip, q.port)
+				}), nil
+			}
+			return timeLoop(300*time.Millisecond, func(i int) {
+				scanDecide(scan, policyQueries[i%len(policyQueries)])
+			}), nil
+		},
+	})
+}
+
+// connect+first byte+close with a 1,000-rule policy: µs per connection to
+// an in-process server on 127.0.0.1 that writes one byte on accept. Raw is
+// a net.Dialer to 127.0.0.1; outbound is sockets.Connect to the name
+// "bench.internal" under the 1,000-rule policy, whose in-memory resolver
+// answers 127.0.0.1, so every connection takes the full checked path (a
+// decision on the name at Connect, one on the resolved address, and one
+// in the dialer's Control hook on the address actually connected), then
+// Read of one byte and Close.
+func init() {
+	var (
+		ln     net.Listener
+		done   chan struct{}
+		policy *sockets.Policy
+		port   string
+	)
+	const perRound = 400
+	register(Workload{
+		Name:   "connect+first byte+close with a 1,000-rule policy",
+		Unit:   "µs",
+		Target: Target{AtMost: 1.20},
+		Setup: func(context.Context) (func(), error) {
+			var err error
+			ln, err = net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, err
+			}
+			_, port, _ = net.SplitHostPort(ln.Addr().String())
+			done = make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						c.Write([]byte{1})
+						io.Copy(io.Discard, c)
+						c.Close()
+					}()
+				}
+			}()
+			policy, err = sockets.NewPolicy(sockets.PolicyConfig{
+				Default:  sockets.Deny,
+				Rules:    policyRules(),
+				Resolver: benchResolver{},
+			})
+			if err != nil {
+				ln.Close()
+				return nil, err
+			}
+			return func() { ln.Close(); <-done }, nil
+		},
+		Run: func(ctx context.Context, outbound bool) (float64, error) {
+			opts := &sockets.Options{Policy: policy}
+			var d net.Dialer
+			b := make([]byte, 1)
+			start := time.Now()
+			for i := 0; i < perRound; i++ {
+				if outbound {
+					s, err := sockets.Connect(ctx, "bench.internal:"+port, opts)
+					if err != nil {
+						return 0, err
+					}
+					if _, err := io.ReadFull(s, b); err != nil {
+						s.Close()
+						return 0, err
+					}
+					s.Close()
+					continue
+				}
+				c, err := d.DialContext(ctx, "tcp", "127.0.0.1:"+port)
+				if err != nil {
+					return 0, err
+				}
+				if _, err := io.ReadFull(c, b); err != nil {
+					c.Close()
+					return 0, err
+				}
+				c.Close()
+			}
+			return float64(time.Since(start).Microseconds()) / perRound, nil
+		},
+	})
+}
+
+type benchResolver struct{}
+
+func (benchResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
