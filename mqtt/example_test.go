@@ -133,3 +133,34 @@ func ExampleOptions_onSocketClosed() {
 	fmt.Println("socket ended, error:", <-ended)
 	// Output: socket ended, error: <nil>
 }
+
+// A request scope: the MQTT connection opened while handling a request
+// belongs to the request's scope and closes when the request ends.
+func ExampleOpenConnectionContext() {
+	brokerURL, stop := exampleBroker()
+	defer stop()
+
+	scope := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Name: "POST /alerts"})
+	ctx := sockets.WithScope(context.Background(), scope)
+	ended := make(chan error, 1)
+	opts := &mqtt.Options{OnSocketClosed: func(_ *sockets.Socket, err error) { ended <- err }}
+
+	o := pahov3.NewClientOptions().AddBroker(brokerURL).SetClientID("example-scope").SetAutoReconnect(false)
+	o.SetCustomOpenConnectionFn(mqtt.OpenConnectionContext(ctx, opts))
+	c := pahov3.NewClient(o)
+	if t := c.Connect(); t.Wait() && t.Error() != nil {
+		log.Fatal(t.Error())
+	}
+	if t := c.Publish("alerts", 1, false, "disk full"); t.Wait() && t.Error() != nil {
+		log.Fatal(t.Error())
+	}
+	open, _ := scope.Open()
+	fmt.Println("sockets open in the scope:", open)
+
+	scope.Close() // the request is done
+	fmt.Println("socket ended:", <-ended)
+	c.Disconnect(0)
+	// Output:
+	// sockets open in the scope: 1
+	// socket ended: <nil>
+}
