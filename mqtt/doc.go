@@ -25,6 +25,16 @@
 // and the broker's host name. WebSocket and unix-socket brokers are refused
 // with [ErrUnsupportedScheme].
 //
+// # Egress policy and request scope
+//
+// Options.SocketOptions.Policy decides which brokers may be reached; a
+// denied broker fails at connect (the client's connect error wraps
+// [sockets.ErrDenied]) and nothing is sent to it. A request scope
+// ([sockets.WithScope]) comes from the context: the one given to
+// [OpenConnectionContext] or to [Dial], or the one autopaho.NewConnection
+// received. The scope owns the MQTT connection's sockets and closes them when
+// it ends; later reconnects in it are refused.
+//
 // # Connections lost and reconnects
 //
 // Every reconnect of paho's or autopaho's connection manager goes through the
