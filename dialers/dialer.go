@@ -72,12 +72,8 @@ func (d *Dialer) dial(ctx context.Context, network, address string, secure socke
 			Err: errInvalidNetwork(network)}}
 	}
 	o := d.options(secure, cfg)
-	s, err := sockets.Connect(ctx, address, &o)
+	s, err := sockets.Dial(ctx, address, &o)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Opened(ctx); err != nil {
-		s.Close()
 		return nil, err
 	}
 	return s, nil

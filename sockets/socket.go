@@ -94,7 +94,19 @@ func Connect(ctx context.Context, address string, opts *Options) (*Socket, error
 	if err != nil {
 		return nil, &SocketError{Op: "connect", Addr: address, Err: err}
 	}
-	return connect(ctx, a, address, opts)
+	return connect(ctx, a, address, opts, false)
+}
+
+// Dial is [Connect] followed by waiting until the socket is open, with the
+// connect attempt run in the caller's goroutine: the form drivers and dial
+// functions want, where connect and TLS errors must surface at dial time.
+// On error nothing is left open. ctx bounds the connect attempt only.
+func Dial(ctx context.Context, address string, opts *Options) (*Socket, error) {
+	a, err := ParseAddress(address)
+	if err != nil {
+		return nil, &SocketError{Op: "connect", Addr: address, Err: err}
+	}
+	return connect(ctx, a, address, opts, true)
 }
 
 // ConnectAddress is [Connect] with the structured address form. Hostname may
@@ -103,10 +115,12 @@ func ConnectAddress(ctx context.Context, a Address, opts *Options) (*Socket, err
 	if err := a.Validate(); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: a.String(), Err: err}
 	}
-	return connect(ctx, a, a.String(), opts)
+	return connect(ctx, a, a.String(), opts, false)
 }
 
-func connect(ctx context.Context, a Address, given string, opts *Options) (*Socket, error) {
+// connect opens a socket; with wait it runs the attempt in the caller's
+// goroutine and returns its error.
+func connect(ctx context.Context, a Address, given string, opts *Options, wait bool) (*Socket, error) {
 	o := opts.clone()
 	if err := o.validate(); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
@@ -121,7 +135,7 @@ func connect(ctx context.Context, a Address, given string, opts *Options) (*Sock
 	}
 	dctx, cancel := context.WithCancel(ctx)
 	s.cancelDial = cancel
-	go s.open(dctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
+	attempt := func(ctx context.Context) (net.Conn, *tls.Conn, error) {
 		raw, err := dial(ctx, &s.opts, a)
 		if err != nil {
 			return nil, nil, err
@@ -135,7 +149,18 @@ func connect(ctx context.Context, a Address, given string, opts *Options) (*Sock
 			return nil, nil, tlsError(a.String(), err)
 		}
 		return raw, tc, nil
-	})
+	}
+	if !wait {
+		go s.open(dctx, cancel, attempt)
+		return s, nil
+	}
+	s.open(dctx, cancel, attempt)
+	if err := s.connErr; err != nil {
+		return nil, err
+	}
+	if !s.opened.Load() {
+		return nil, &SocketError{Op: "connect", Addr: given, Err: ErrClosed}
+	}
 	return s, nil
 }
 

@@ -576,3 +576,33 @@ func TestSyscallConn(t *testing.T) {
 		t.Fatalf("SyscallConn after Close = %v", err)
 	}
 }
+
+func TestDialWaitsAndReportsAtOnce(t *testing.T) {
+	srv := echo(t)
+	s, err := sockets.Dial(ctxT(t), srv.Addr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	select {
+	case <-s.Closed():
+		t.Fatal("closed")
+	default:
+	}
+	if s.RemoteAddr().String() != srv.Addr() {
+		t.Fatalf("Dial returned before the socket opened: RemoteAddr = %v", s.RemoteAddr())
+	}
+	_, err = sockets.Dial(ctxT(t), freePort(t), nil)
+	var se *sockets.SocketError
+	if !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &se) || se.Op != "connect" {
+		t.Fatalf("Dial to a closed port = %v", err)
+	}
+	if _, err := sockets.Dial(ctxT(t), "x:25", nil); !errors.Is(err, sockets.ErrDenied) {
+		t.Fatalf("Dial to port 25 = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sockets.Dial(ctx, srv.Addr(), nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Dial with a cancelled ctx = %v", err)
+	}
+}
