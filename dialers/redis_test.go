@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,9 +35,16 @@ func (r *recordingDialer) wrap(dial func(context.Context, string, string) (net.C
 			return nil, err
 		}
 		s, ok := c.(*sockets.Socket)
+		if w, isWrapped := c.(interface{ Socket() *sockets.Socket }); isWrapped {
+			s, ok = w.Socket(), true
+			if _, hasSyscall := c.(syscall.Conn); hasSyscall {
+				c.Close()
+				return nil, fmt.Errorf("the wrapped TLS socket %T exposes SyscallConn, which makes go-redis drop it after each use", c)
+			}
+		}
 		if !ok {
 			c.Close()
-			return nil, fmt.Errorf("dialed a %T, want a *sockets.Socket", c)
+			return nil, fmt.Errorf("dialed a %T, want an outbound socket", c)
 		}
 		r.mu.Lock()
 		r.sockets = append(r.sockets, s)
@@ -124,8 +132,8 @@ func TestRedisDialer(t *testing.T) {
 			}
 			pingSetGet(ctx, t, rdb)
 			socks := rec.all()
-			if len(socks) == 0 {
-				t.Fatal("go-redis did not dial through the outbound dialer")
+			if len(socks) != 1 {
+				t.Fatalf("dialed %d sockets for sequential commands, want 1 reused by the pool", len(socks))
 			}
 			for _, s := range socks {
 				wantTLS := tt.tls != nil
