@@ -6,6 +6,12 @@
 //	go run ./bench               # every workload
 //	go run ./bench -run 'pgx|tls' # workloads whose name matches
 //	go run ./bench -json         # the same as JSON
+//	go run ./bench -quick        # fewer rounds and smaller transfers, for a smoke run
+//	go run ./bench -list         # the workloads and their targets
+//
+// Workloads that need a server (PostgreSQL, MariaDB, an MTA, an MQTT broker)
+// read its address from the environment variable named in the table and are
+// skipped, with a note, when it is unset or the server is unreachable.
 package main
 
 import (
@@ -15,6 +21,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -33,7 +41,12 @@ type Workload struct {
 	// Setup runs once before the rounds; its cleanup runs after them.
 	Setup func(ctx context.Context) (cleanup func(), err error)
 	// Run measures one round of one side and returns its figure in Unit.
+	// ctx is cancelled if the round overruns roundTimeout.
 	Run func(ctx context.Context, outbound bool) (float64, error)
+	// Rounds, when set, replaces the default number of rounds for this
+	// workload: more for short, noisy rounds, fewer for long rounds whose
+	// figure barely varies. An explicit -rounds flag, and -quick, win.
+	Rounds int
 }
 
 // Target is the bound the ratio outbound/raw must meet.
@@ -42,9 +55,15 @@ type Target struct {
 	AtMost  float64 // ratio ≤ AtMost (latency, memory); 0 when unused
 	// Absolute, when set, bounds the outbound figure itself instead of the ratio.
 	Absolute bool
+	// Delta, when set, bounds the difference outbound − raw by AtMost
+	// (which may then be 0): "at most raw + 512 bytes", "no extra goroutine".
+	Delta bool
 }
 
 func (t Target) String() string {
+	if t.Delta {
+		return fmt.Sprintf("Δ ≤ %+g", t.AtMost)
+	}
 	prefix := "ratio"
 	if t.Absolute {
 		prefix = "value"
@@ -58,10 +77,16 @@ func (t Target) String() string {
 	return "-"
 }
 
-func (t Target) met(ratio, value float64) bool {
-	v := ratio
-	if t.Absolute {
+func (t Target) met(raw, value float64) bool {
+	if t.Delta {
+		return value-raw <= t.AtMost
+	}
+	v := 0.0
+	switch {
+	case t.Absolute:
 		v = value
+	case raw != 0:
+		v = value / raw
 	}
 	switch {
 	case t.AtLeast != 0:
@@ -84,6 +109,7 @@ type Result struct {
 	Raw      float64   `json:"raw"`
 	Outbound float64   `json:"outbound"`
 	Ratio    float64   `json:"ratio"`
+	Delta    float64   `json:"delta"` // outbound − raw
 	Target   string    `json:"target"`
 	Met      bool      `json:"met"`
 	Skipped  string    `json:"skipped,omitempty"`
@@ -92,17 +118,34 @@ type Result struct {
 	OutAll   []float64 `json:"outbound_rounds,omitempty"`
 }
 
+// quick is set by -quick: workloads shrink their transfers and counts.
+var quick bool
+
+// roundTimeout bounds one Run; a workload that hangs fails its row.
+const roundTimeout = 2 * time.Minute
+
 func main() {
 	run := flag.String("run", "", "regexp selecting workloads by name (default: all)")
 	asJSON := flag.Bool("json", false, "print JSON instead of a table")
-	rounds := flag.Int("rounds", 5, "rounds per side (alternating raw and outbound)")
+	rounds := flag.Int("rounds", 5, "rounds per side (alternating raw and outbound); when not given, some workloads use their own count")
 	list := flag.Bool("list", false, "list workloads and exit")
+	flag.BoolVar(&quick, "quick", false, "3 rounds and smaller transfers: a smoke run, not a measurement")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	flag.Parse()
+	roundsSet := false
+	flag.Visit(func(f *flag.Flag) { roundsSet = roundsSet || f.Name == "rounds" })
+	if quick && !roundsSet {
+		*rounds = 3
+	}
 
 	sort.SliceStable(workloads, func(i, j int) bool { return order(workloads[i].Name) < order(workloads[j].Name) })
 	if *list {
 		for _, w := range workloads {
-			fmt.Printf("%-48s %s\n", w.Name, w.Target)
+			needs := ""
+			if w.Needs != "" {
+				needs = "needs " + w.Needs
+			}
+			fmt.Printf("%-48s %-16s %s\n", w.Name, w.Target, needs)
 		}
 		return
 	}
@@ -114,30 +157,60 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(2)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	ctx := context.Background()
+	start := time.Now()
 	var results []Result
 	failed := false
 	for _, w := range workloads {
 		if re != nil && !re.MatchString(w.Name) {
 			continue
 		}
-		if !*asJSON {
-			fmt.Fprintf(os.Stderr, "running %s ...\n", w.Name)
+		n := *rounds
+		if w.Rounds > 0 && !roundsSet {
+			n = w.Rounds
+			if quick {
+				n = min(n, *rounds)
+			}
 		}
-		r := measure(ctx, w, *rounds)
+		fmt.Fprintf(os.Stderr, "running %s ...\n", w.Name)
+		t0 := time.Now()
+		r := measure(ctx, w, n)
+		fmt.Fprintf(os.Stderr, "  %s\n", time.Since(t0).Round(time.Millisecond))
 		if r.Error != "" {
 			failed = true
 		}
 		results = append(results, r)
 	}
+	elapsed := time.Since(start).Round(time.Second)
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(results)
 	} else {
+		fmt.Printf("%s %s/%s, GOMAXPROCS=%d, median of the rounds of each side\n\n",
+			runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
 		printTable(results)
 	}
+	fmt.Fprintf(os.Stderr, "total %s\n", elapsed)
 	if failed {
+		if *cpuprofile != "" {
+			pprof.StopCPUProfile()
+		}
 		os.Exit(1)
 	}
 }
@@ -159,11 +232,11 @@ func measure(ctx context.Context, w Workload, rounds int) Result {
 		}
 	}
 	// One warm-up round per side, not counted.
-	if _, err := w.Run(ctx, false); err != nil {
+	if _, err := runOnce(ctx, w, false); err != nil {
 		r.Error = "raw: " + err.Error()
 		return r
 	}
-	if _, err := w.Run(ctx, true); err != nil {
+	if _, err := runOnce(ctx, w, true); err != nil {
 		r.Error = "outbound: " + err.Error()
 		return r
 	}
@@ -174,7 +247,7 @@ func measure(ctx context.Context, w Workload, rounds int) Result {
 			sides = []bool{true, false}
 		}
 		for _, ob := range sides {
-			v, err := w.Run(ctx, ob)
+			v, err := runOnce(ctx, w, ob)
 			if err != nil {
 				r.Error = fmt.Sprintf("round %d: %v", i, err)
 				return r
@@ -190,8 +263,15 @@ func measure(ctx context.Context, w Workload, rounds int) Result {
 	if r.Raw != 0 {
 		r.Ratio = r.Outbound / r.Raw
 	}
-	r.Met = w.Target.met(r.Ratio, r.Outbound)
+	r.Delta = r.Outbound - r.Raw
+	r.Met = w.Target.met(r.Raw, r.Outbound)
 	return r
+}
+
+func runOnce(ctx context.Context, w Workload, outbound bool) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
+	defer cancel()
+	return w.Run(ctx, outbound)
 }
 
 func median(v []float64) float64 {
@@ -208,7 +288,7 @@ func median(v []float64) float64 {
 
 func printTable(results []Result) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\traw\toutbound\tratio\ttarget\tmet")
+	fmt.Fprintln(tw, "workload\traw\toutbound\tratio (Δ)\ttarget\tmet")
 	for _, r := range results {
 		switch {
 		case r.Skipped != "":
@@ -220,14 +300,27 @@ func printTable(results []Result) {
 			if !r.Met {
 				met = "NO"
 			}
-			fmt.Fprintf(tw, "%s\t%s %s\t%s %s\t%.3f\t%s\t%s\n", r.Name, num(r.Raw), r.Unit, num(r.Outbound), r.Unit, r.Ratio, r.Target, met)
+			ratio := fmt.Sprintf("%.3f", r.Ratio)
+			if strings.HasPrefix(r.Target, "Δ") {
+				ratio = "Δ " + signed(r.Delta)
+			}
+			fmt.Fprintf(tw, "%s\t%s %s\t%s %s\t%s\t%s\t%s\n", r.Name, num(r.Raw), r.Unit, num(r.Outbound), r.Unit, ratio, r.Target, met)
 		}
 	}
 	tw.Flush()
 }
 
+func signed(v float64) string {
+	if v >= 0 {
+		return "+" + num(v)
+	}
+	return "-" + num(-v)
+}
+
 func num(v float64) string {
 	switch {
+	case v == 0:
+		return "0"
 	case v >= 100:
 		return fmt.Sprintf("%.0f", v)
 	case v >= 1:
@@ -236,14 +329,13 @@ func num(v float64) string {
 	return fmt.Sprintf("%.4f", v)
 }
 
-// order keeps the table in a stable, readable order: core first, then drivers.
-func order(name string) string {
+// order keeps the table in a stable, readable order: core first, then
+// drivers; within a group, the order in which the workloads were registered.
+func order(name string) int {
 	for i, p := range []string{"bulk", "tls", "relay", "ping", "connect", "starttls", "idle", "policy", "pgx", "mysql", "smtp", "paho"} {
 		if strings.HasPrefix(strings.ToLower(name), p) {
-			return fmt.Sprintf("%02d %s", i, name)
+			return i
 		}
 	}
-	return "99 " + name
+	return 99
 }
-
-var _ = time.Second

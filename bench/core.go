@@ -1,0 +1,847 @@
+//go:build unix
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/outboundhq/outbound/sockets"
+	"github.com/outboundhq/outbound/sockets/sockettest"
+)
+
+// The core workloads compare a *sockets.Socket with what a Go program uses
+// without outbound: a *net.TCPConn from a net.Dialer, and crypto/tls over it.
+// Every peer is in-process on 127.0.0.1.
+
+const chunk = 32 << 10 // the Read and Write size of the bulk workloads
+
+// coreRounds is the number of rounds of the core workloads: their rounds
+// are short, and a shared machine makes them noisy.
+const coreRounds = 9
+
+// sizes, full and -quick.
+func bulkBytes() int64 { return pick(256<<20, 64<<20) }
+func tlsBytes() int64  { return pick(128<<20, 32<<20) }
+func relayBytes() int64 {
+	return pick(256<<20, 64<<20)
+}
+func pick(full, small int64) int64 {
+	if quick {
+		return small
+	}
+	return full
+}
+
+func init() {
+	if os.Getenv(fdSinkEnv) != "" {
+		// This process is the idle workloads' child; see fdSink.
+		if err := fdSink(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench fd sink:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	var (
+		bulk, bulkTLS, relaySrc, relaySink, ping, first, upgrade *sockettest.Server
+		sinkGot                                                  chan int64
+		ca                                                       *sockettest.CA
+		serverTLS                                                *tls.Config
+	)
+	setupCA := func() error {
+		if ca != nil {
+			return nil
+		}
+		var err error
+		if ca, err = sockettest.NewCA(); err != nil {
+			return err
+		}
+		serverTLS, err = ca.ServerConfig()
+		return err
+	}
+	clientTLS := func() *tls.Config {
+		c := ca.ClientConfig()
+		c.MinVersion = tls.VersionTLS13
+		return c
+	}
+	stop := func(s **sockettest.Server) func() {
+		return func() { (*s).Close(); *s = nil }
+	}
+
+	register(Workload{
+		Name:   "bulk plain Read/Write 32 KiB",
+		Unit:   "MB/s",
+		Target: Target{AtLeast: 0.97},
+		Rounds: coreRounds,
+		Setup: func(context.Context) (func(), error) {
+			var err error
+			bulk, err = sockettest.NewServer(bulkPeer)
+			return stop(&bulk), err
+		},
+		Run: func(ctx context.Context, outbound bool) (float64, error) {
+			c, err := dialPlain(ctx, bulk.Addr(), outbound)
+			if err != nil {
+				return 0, err
+			}
+			defer c.Close()
+			return bulkRound(ctx, c, bulkBytes())
+		},
+	})
+
+	register(Workload{
+		Name:   "tls 1.3 bulk Read/Write 32 KiB",
+		Unit:   "MB/s",
+		Target: Target{AtLeast: 0.97},
+		Rounds: coreRounds,
+		Setup: func(context.Context) (func(), error) {
+			if err := setupCA(); err != nil {
+				return nil, err
+			}
+			var err error
+			bulkTLS, err = sockettest.NewTLSServer(serverTLS, bulkPeer)
+			return stop(&bulkTLS), err
+		},
+		Run: func(ctx context.Context, outbound bool) (float64, error) {
+			c, err := dialTLS(ctx, bulkTLS.Addr(), clientTLS(), outbound)
+			if err != nil {
+				return 0, err
+			}
+			defer c.Close()
+			return bulkRound(ctx, c, tlsBytes())
+		},
+	})
+
+	register(Workload{
+		Name:   "relay io.Copy socket→socket",
+		Unit:   "MB/s",
+		Target: Target{AtLeast: 0.95},
+		Rounds: coreRounds,
+		Setup: func(context.Context) (func(), error) {
+			var err error
+			if relaySrc, err = sockettest.NewServer(source); err != nil {
+				return nil, err
+			}
+			sinkGot = make(chan int64, 1)
+			if relaySink, err = sockettest.NewServer(func(c net.Conn) {
+				select {
+				case sinkGot <- drain(c):
+				default: // a round that failed left its count unread
+				}
+			}); err != nil {
+				relaySrc.Close()
+				return nil, err
+			}
+			return func() { relaySrc.Close(); relaySink.Close() }, nil
+		},
+		Run: func(ctx context.Context, outbound bool) (float64, error) {
+			per := relayBytes() / batches
+			d, err := timeBatches(ctx, func() (time.Duration, error) {
+				return relayOnce(ctx, relaySrc.Addr(), relaySink.Addr(), per, sinkGot, outbound)
+			})
+			if err != nil {
+				return 0, err
+			}
+			return mbps(per, d), nil
+		},
+	})
+
+	pingRow := func(name string, q float64) Workload {
+		return Workload{
+			Name:   name,
+			Unit:   "µs",
+			Target: Target{AtMost: 1.05},
+			Rounds: coreRounds,
+			Setup: func(context.Context) (func(), error) {
+				var err error
+				ping, err = sockettest.NewServer(pingPeer)
+				return stop(&ping), err
+			},
+			Run: func(ctx context.Context, outbound bool) (float64, error) {
+				c, err := dialPlain(ctx, ping.Addr(), outbound)
+				if err != nil {
+					return 0, err
+				}
+				defer c.Close()
+				n := int(pick(20000, 5000))
+				rtt, err := pingRound(ctx, c, n)
+				if err != nil {
+					return 0, err
+				}
+				return quantile(rtt, q), nil
+			},
+		}
+	}
+	register(pingRow("ping-pong 1 B round trip, median", 0.50))
+	register(pingRow("ping-pong 1 B round trip, p99", 0.99))
+
+	register(Workload{
+		Name:   "connect + first byte + close",
+		Unit:   "µs",
+		Target: Target{AtMost: 1.10},
+		Rounds: coreRounds,
+		Setup: func(context.Context) (func(), error) {
+			var err error
+			first, err = sockettest.NewServer(firstBytePeer)
+			return stop(&first), err
+		},
+		Run: func(ctx context.Context, outbound bool) (float64, error) {
+			per := int(pick(2000, 500)) / batches
+			d, err := timeBatches(ctx, func() (time.Duration, error) {
+				start := time.Now()
+				for range per {
+					if err := connectOnce(ctx, first.Addr(), outbound); err != nil {
+						return 0, err
+					}
+				}
+				return time.Since(start), nil
+			})
+			if err != nil {
+				return 0, err
+			}
+			return perOp(d, per), nil
+		},
+	})
+
+	register(Workload{
+		Name:   "starttls upgrade on an open conn",
+		Unit:   "µs",
+		Target: Target{AtMost: 1.10},
+		Rounds: coreRounds,
+		Setup: func(context.Context) (func(), error) {
+			if err := setupCA(); err != nil {
+				return nil, err
+			}
+			var err error
+			upgrade, err = sockettest.NewServer(func(c net.Conn) {
+				tc := tls.Server(c, serverTLS)
+				if tc.Handshake() == nil {
+					discard(tc)
+				}
+			})
+			return stop(&upgrade), err
+		},
+		Run: func(ctx context.Context, outbound bool) (float64, error) {
+			per := int(pick(320, 96)) / batches
+			d, err := timeBatches(ctx, func() (time.Duration, error) {
+				var total time.Duration
+				for range per {
+					d, err := upgradeOnce(ctx, upgrade.Addr(), clientTLS(), outbound)
+					if err != nil {
+						return 0, err
+					}
+					total += d
+				}
+				return total, nil
+			})
+			if err != nil {
+				return 0, err
+			}
+			return perOp(d, per), nil
+		},
+	})
+
+	idle := idleCount()
+	register(Workload{
+		Name:   "idle socket heap, " + thousands(idle) + " open",
+		Unit:   "B",
+		Target: Target{AtMost: 512, Delta: true},
+		Rounds: 3,
+		Run: func(ctx context.Context, outbound bool) (float64, error) {
+			m, err := idleRound(ctx, idle, outbound)
+			return m.heap, err
+		},
+	})
+	register(Workload{
+		Name:   "idle socket goroutines, " + thousands(idle) + " open",
+		Unit:   "/socket",
+		Target: Target{AtMost: 0, Delta: true},
+		Rounds: 1,
+		Run: func(ctx context.Context, outbound bool) (float64, error) {
+			m, err := idleRound(ctx, idle, outbound)
+			return m.goroutines, err
+		},
+	})
+}
+
+// dialPlain opens a plain connection: a *net.TCPConn from a net.Dialer
+// (raw), or a *sockets.Socket that has opened (outbound).
+func dialPlain(ctx context.Context, addr string, outbound bool) (net.Conn, error) {
+	if !outbound {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	s, err := sockets.Connect(ctx, addr, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Opened(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dialTLS opens a TLS connection whose handshake is done: crypto/tls over a
+// *net.TCPConn (raw), or a socket with SecureTransport "on" (outbound).
+func dialTLS(ctx context.Context, addr string, cfg *tls.Config, outbound bool) (net.Conn, error) {
+	if !outbound {
+		c, err := dialPlain(ctx, addr, false)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+	s, err := sockets.Connect(ctx, addr, &sockets.Options{SecureTransport: sockets.SecureTransportOn, TLSConfig: cfg})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Opened(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// upgradeOnce opens a plain connection and times its upgrade to TLS:
+// tls.Client and its handshake (raw), or Socket.StartTLS and the new
+// socket's Opened (outbound). The connect and the close are not timed.
+func upgradeOnce(ctx context.Context, addr string, cfg *tls.Config, outbound bool) (time.Duration, error) {
+	if !outbound {
+		c, err := dialPlain(ctx, addr, false)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		start := time.Now()
+		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return 0, err
+		}
+		return time.Since(start), nil
+	}
+	s, err := sockets.Connect(ctx, addr, &sockets.Options{SecureTransport: sockets.SecureTransportStartTLS, TLSConfig: cfg})
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	if _, err := s.Opened(ctx); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	ns, err := s.StartTLS(nil)
+	if err != nil {
+		return 0, err
+	}
+	defer ns.Close()
+	if _, err := ns.Opened(ctx); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// bulkPeer serves one bulk round: a 9-byte request ('U' or 'D' and a
+// length), then it reads that many bytes and answers one byte ('U'), or
+// sends that many bytes ('D'). Requests repeat until EOF.
+func bulkPeer(c net.Conn) {
+	buf := make([]byte, chunk)
+	var req [9]byte
+	for {
+		if _, err := io.ReadFull(c, req[:]); err != nil {
+			return
+		}
+		n := int64(binary.BigEndian.Uint64(req[1:]))
+		switch req[0] {
+		case 'U':
+			for n > 0 {
+				m, err := c.Read(buf[:min(int64(len(buf)), n)])
+				if err != nil {
+					return
+				}
+				n -= int64(m)
+			}
+			if _, err := c.Write([]byte{'k'}); err != nil {
+				return
+			}
+		case 'D':
+			for n > 0 {
+				m, err := c.Write(buf[:min(int64(len(buf)), n)])
+				if err != nil {
+					return
+				}
+				n -= int64(m)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// bulkRound moves n bytes over c in batches, each uploading and then
+// downloading half its share with 32 KiB Writes and Reads, and returns
+// the rate of the batch at the 25th percentile of duration, in MB/s.
+func bulkRound(ctx context.Context, c net.Conn, n int64) (float64, error) {
+	per := n / batches
+	buf := make([]byte, chunk)
+	d, err := timeBatches(ctx, func() (time.Duration, error) {
+		return bulkOnce(c, buf, per/2)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return mbps(per/2*2, d), nil
+}
+
+// bulkOnce uploads and then downloads half bytes with bulkPeer.
+func bulkOnce(c net.Conn, buf []byte, half int64) (time.Duration, error) {
+	var req [9]byte
+	start := time.Now()
+	req[0] = 'U'
+	binary.BigEndian.PutUint64(req[1:], uint64(half))
+	if _, err := c.Write(req[:]); err != nil {
+		return 0, err
+	}
+	for left := half; left > 0; {
+		m, err := c.Write(buf[:min(int64(len(buf)), left)])
+		if err != nil {
+			return 0, fmt.Errorf("upload: %w", err)
+		}
+		left -= int64(m)
+	}
+	if _, err := io.ReadFull(c, buf[:1]); err != nil {
+		return 0, fmt.Errorf("upload ack: %w", err)
+	}
+
+	req[0] = 'D'
+	if _, err := c.Write(req[:]); err != nil {
+		return 0, err
+	}
+	for left := half; left > 0; {
+		m, err := c.Read(buf[:min(int64(len(buf)), left)])
+		if err != nil {
+			return 0, fmt.Errorf("download: %w", err)
+		}
+		left -= int64(m)
+	}
+	return time.Since(start), nil
+}
+
+// relayOnce opens a connection to the source and one to the sink and
+// times io.Copy from the first to the second until the sink has read all
+// n bytes. The source closes after n bytes, so the copy ends at its EOF.
+func relayOnce(ctx context.Context, srcAddr, sinkAddr string, n int64, sinkGot <-chan int64, outbound bool) (time.Duration, error) {
+	src, err := dialPlain(ctx, srcAddr, outbound)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	dst, err := dialPlain(ctx, sinkAddr, outbound)
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close()
+	var hdr [8]byte
+	binary.BigEndian.PutUint64(hdr[:], uint64(n))
+	if _, err := src.Write(hdr[:]); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	copied, err := io.Copy(dst, src)
+	if err != nil {
+		return 0, fmt.Errorf("relay: %w", err)
+	}
+	dst.Close()
+	var got int64
+	select {
+	case got = <-sinkGot:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	d := time.Since(start)
+	if copied != n || got != n {
+		return 0, fmt.Errorf("relay copied %d bytes, the sink got %d, want %d", copied, got, n)
+	}
+	return d, nil
+}
+
+// connectOnce connects, reads the peer's first byte and closes.
+func connectOnce(ctx context.Context, addr string, outbound bool) error {
+	var c net.Conn
+	var err error
+	if outbound {
+		// No Opened: the read waits for the socket to open, as a program
+		// that just starts talking would.
+		c, err = sockets.Connect(ctx, addr, nil)
+	} else {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var b [1]byte
+	_, err = io.ReadFull(c, b[:])
+	return err
+}
+
+// batches is how many timed batches one round of a workload is cut into.
+// On a machine shared with other work, a batch that another process
+// preempted is slow; the figure comes from the batch at the 25th
+// percentile of duration, so such pauses weigh on neither side.
+const batches = 8
+
+// timeBatches runs batch batches times and returns the 25th percentile of
+// the durations it reports.
+func timeBatches(ctx context.Context, batch func() (time.Duration, error)) (time.Duration, error) {
+	ds := make([]time.Duration, batches)
+	for i := range ds {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		d, err := batch()
+		if err != nil {
+			return 0, err
+		}
+		ds[i] = d
+	}
+	slices.Sort(ds)
+	return ds[(len(ds)-1)/4], nil
+}
+
+// source reads an 8-byte length and sends that many bytes, then closes.
+func source(c net.Conn) {
+	var hdr [8]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		return
+	}
+	buf := make([]byte, 256<<10)
+	for n := int64(binary.BigEndian.Uint64(hdr[:])); n > 0; {
+		m, err := c.Write(buf[:min(int64(len(buf)), n)])
+		if err != nil {
+			return
+		}
+		n -= int64(m)
+	}
+}
+
+// drain reads c to its end and returns how many bytes it read.
+func drain(c net.Conn) int64 {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		m, err := c.Read(buf)
+		n += int64(m)
+		if err != nil {
+			return n
+		}
+	}
+}
+
+// pingPeer echoes one byte at a time.
+func pingPeer(c net.Conn) {
+	var b [1]byte
+	for {
+		if _, err := io.ReadFull(c, b[:]); err != nil {
+			return
+		}
+		if _, err := c.Write(b[:]); err != nil {
+			return
+		}
+	}
+}
+
+// pingRound times n one-byte round trips.
+func pingRound(ctx context.Context, c net.Conn, n int) ([]time.Duration, error) {
+	rtt := make([]time.Duration, n)
+	var b [1]byte
+	for i := range rtt {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		start := time.Now()
+		if _, err := c.Write(b[:]); err != nil {
+			return nil, err
+		}
+		if _, err := io.ReadFull(c, b[:]); err != nil {
+			return nil, err
+		}
+		rtt[i] = time.Since(start)
+	}
+	return rtt, nil
+}
+
+// firstBytePeer sends one byte and waits for the client to close.
+func firstBytePeer(c net.Conn) {
+	if _, err := c.Write([]byte{'!'}); err != nil {
+		return
+	}
+	discard(c)
+}
+
+// discard reads c to its end with a small buffer, for peers that expect
+// nothing but the EOF.
+func discard(c net.Conn) {
+	var buf [512]byte
+	for {
+		if _, err := c.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+func quantile(d []time.Duration, q float64) float64 {
+	slices.Sort(d)
+	return float64(d[int(q*float64(len(d)-1))]) / float64(time.Microsecond)
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 }
+
+func perOp(d time.Duration, n int) float64 {
+	return float64(d) / float64(n) / float64(time.Microsecond)
+}
+
+// idleSockets is how many sockets the idle workloads hold open at once.
+const idleSockets = 10000
+
+// fdSinkEnv, when set, makes this program an fdSink instead of the bench.
+const fdSinkEnv = "OUTBOUND_BENCH_FDSINK"
+
+// idleCount raises the soft limit on open files so that idleSockets
+// connections fit (their server ends live in a child process, see
+// fdSink), and returns how many fit: idleSockets, or fewer, with a note on
+// stderr, when the hard limit is lower.
+func idleCount() int {
+	const spare = 256 // stdio, listeners, the driver workloads' connections
+	need := uint64(idleSockets + spare)
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return idleSockets
+	}
+	if rl.Cur >= need {
+		return idleSockets
+	}
+	want := syscall.Rlimit{Cur: need, Max: max(rl.Max, need)}
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) == nil {
+		return idleSockets
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+		syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	n := int(max(rl.Cur, spare+1) - spare)
+	fmt.Fprintf(os.Stderr, "bench: the open-file limit is %d (hard limit %d); the idle workloads hold %d sockets instead of %d\n", rl.Cur, rl.Max, n, idleSockets)
+	return n
+}
+
+// fdSink is the server side of the idle workloads, run as a child process
+// so that the client ends measured here are the only connections in the
+// bench's heap and file table. It listens on 127.0.0.1, prints its address,
+// accepts and holds every connection, answers each line read from stdin
+// with the number accepted so far, and exits at stdin's EOF.
+func fdSink() error {
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return err
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		last  error
+	)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			mu.Lock()
+			if err != nil {
+				last = err
+				mu.Unlock()
+				return
+			}
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	fmt.Println(ln.Addr())
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		mu.Lock()
+		n, err := len(conns), last
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		fmt.Println(n)
+	}
+	return nil
+}
+
+// startSink starts an fdSink child and returns its address, a function
+// that reports how many connections it has accepted, and one that stops it.
+func startSink() (addr string, accepted func() (int, error), stop func(), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), fdSinkEnv+"=1")
+	cmd.Stderr = os.Stderr
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	r, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, nil, err
+	}
+	stop = func() {
+		w.Close()
+		cmd.Wait()
+	}
+	out := bufio.NewScanner(r)
+	if !out.Scan() {
+		stop()
+		return "", nil, nil, errors.New("the fd sink did not start")
+	}
+	addr = out.Text()
+	accepted = func() (int, error) {
+		if _, err := io.WriteString(w, "?\n"); err != nil {
+			return 0, err
+		}
+		if !out.Scan() {
+			return 0, errors.New("the fd sink stopped")
+		}
+		return strconv.Atoi(out.Text())
+	}
+	return addr, accepted, stop, nil
+}
+
+type idleFigures struct {
+	heap       float64 // heap bytes per open socket
+	goroutines float64 // goroutines per open socket
+}
+
+// idleRound opens n connections, raw or outbound, to an fdSink and
+// measures what they hold once they are idle: live heap bytes (after a GC)
+// and goroutines, per connection.
+func idleRound(ctx context.Context, n int, outbound bool) (idleFigures, error) {
+	addr, accepted, stop, err := startSink()
+	if err != nil {
+		return idleFigures{}, err
+	}
+	defer stop()
+	raw := make([]net.Conn, 0, n)
+	out := make([]*sockets.Socket, 0, n)
+	defer func() {
+		for _, c := range raw {
+			c.Close()
+		}
+		for _, s := range out {
+			s.Close()
+		}
+	}()
+
+	settle()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	g0 := runtime.NumGoroutine()
+
+	for range n {
+		if outbound {
+			s, err := sockets.Connect(ctx, addr, nil)
+			if err != nil {
+				return idleFigures{}, err
+			}
+			out = append(out, s)
+			if _, err := s.Opened(ctx); err != nil {
+				return idleFigures{}, err
+			}
+		} else {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return idleFigures{}, err
+			}
+			raw = append(raw, c)
+		}
+	}
+	for {
+		got, err := accepted()
+		if err != nil {
+			return idleFigures{}, err
+		}
+		if got >= n {
+			break
+		}
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return idleFigures{}, ctx.Err()
+		}
+	}
+
+	// The open goroutine of each socket ends once the socket is open; give
+	// the last ones a moment to finish returning.
+	g1 := runtime.NumGoroutine()
+	for deadline := time.Now().Add(time.Second); g1 > g0 && time.Now().Before(deadline); g1 = runtime.NumGoroutine() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	settle()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(raw)
+	runtime.KeepAlive(out)
+	return idleFigures{
+		heap:       (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n),
+		goroutines: float64(g1-g0) / float64(n),
+	}, nil
+}
+
+// settle collects garbage until the live heap stops shrinking.
+func settle() {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	for last := ms.HeapAlloc + 1; ms.HeapAlloc < last; {
+		last = ms.HeapAlloc
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+	}
+}
