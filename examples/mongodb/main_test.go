@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.uber.org/goleak"
+
+	"github.com/outboundhq/outbound/internal/testenv"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func matchLines(t *testing.T, out string, want []string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("output has %d lines, want %d:\n%s", len(lines), len(want), out)
+	}
+	for i, w := range want {
+		if !regexp.MustCompile(w).MatchString(lines[i]) {
+			t.Errorf("line %d = %q, want match for %s", i+1, lines[i], w)
+		}
+	}
+}
+
+func resultLines(db string) []string {
+	return []string{
+		`^ping: ok$`,
+		`^insertOne ` + db + `\.greetings: ok$`,
+		`^findOne \{lang: "go"\}: hello from the MongoDB Go driver over an outbound socket$`,
+		`^findOne \{lang: "cobol"\}: no documents$`,
+		`^the driver opened \d+ outbound sockets? \(pool and server monitor\)$`,
+	}
+}
+
+func TestRunInProcess(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), nil, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	matchLines(t, out.String(), append([]string{
+		`^in-process MongoDB stand-in \(OP_MSG: hello, ping, insert, find, drop\) on 127\.0\.0\.1:\d+$`,
+	}, resultLines("outbound_example")...))
+}
+
+// Against a real MongoDB, when OUTBOUND_TEST_MONGODB is set. No MongoDB is
+// packaged for Debian, so CI has none and this test skips even under
+// OUTBOUND_TEST_REQUIRE; compose.yaml's mongodb service provides one.
+func TestRunRealServer(t *testing.T) {
+	uri := testenv.Optional("OUTBOUND_TEST_MONGODB")
+	if uri == "" {
+		t.Skip("OUTBOUND_TEST_MONGODB is not set: MongoDB has no Debian package, so CI has none; start compose.yaml's mongodb service and set it to mongodb://127.0.0.1:27017")
+	}
+	db := "outbound_test_" + time.Now().Format("150405")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-uri", uri, "-db", db}, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	matchLines(t, out.String(), resultLines(db))
+}
+
+func TestRunPolicyRefusal(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-uri", "mongodb://127.0.0.1:25/?directConnection=true&serverSelectionTimeoutMS=300"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "port 25") {
+		t.Fatalf("run against port 25 = %v, want the egress policy's refusal", err)
+	}
+}
+
+// The stand-in's wire parser must refuse malformed messages without panicking.
+func FuzzReadMsg(f *testing.F) {
+	doc, _ := bson.Marshal(bson.D{{Key: "ping", Value: 1}, {Key: "$db", Value: "admin"}})
+	var msg, query bytes.Buffer
+	writeReply(&msg, opMsg, 1, doc)
+	// An OP_QUERY: header, flags, "admin.$cmd", skip, return, document.
+	q := append([]byte{0, 0, 0, 0}, "admin.$cmd\x00"...)
+	q = append(q, 0, 0, 0, 0, 1, 0, 0, 0)
+	q = append(q, doc...)
+	hdr := make([]byte, 16)
+	binary.LittleEndian.PutUint32(hdr, uint32(16+len(q)))
+	binary.LittleEndian.PutUint32(hdr[12:], opQuery)
+	query.Write(append(hdr, q...))
+	f.Add(msg.Bytes())
+	f.Add(query.Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		op, _, _, _, err := readMsg(bytes.NewReader(b))
+		if err == nil && op != opMsg && op != opQuery {
+			t.Fatalf("accepted opcode %d", op)
+		}
+	})
+}
