@@ -73,8 +73,11 @@ var v4Ranges = []classRange{
 	{netip.MustParsePrefix("192.0.0.0/24"), classReserved},   // IETF protocol assignments
 	{netip.MustParsePrefix("192.0.0.192/32"), classMetadata}, // Oracle Cloud (classic)
 	{netip.MustParsePrefix("192.0.2.0/24"), classDocumentation},
-	{netip.MustParsePrefix("192.88.99.0/24"), classReserved}, // former 6to4 relay anycast
+	{netip.MustParsePrefix("192.88.99.0/24"), classReserved},  // former 6to4 relay anycast
+	{netip.MustParsePrefix("192.31.196.0/24"), classReserved}, // AS112
+	{netip.MustParsePrefix("192.52.193.0/24"), classReserved}, // AMT
 	{netip.MustParsePrefix("192.168.0.0/16"), classPrivate},
+	{netip.MustParsePrefix("192.175.48.0/24"), classReserved}, // AS112 direct delegation
 	{netip.MustParsePrefix("198.18.0.0/15"), classBenchmarking},
 	{netip.MustParsePrefix("198.51.100.0/24"), classDocumentation},
 	{netip.MustParsePrefix("203.0.113.0/24"), classDocumentation},
@@ -90,6 +93,7 @@ var v6Ranges = []classRange{
 	{netip.MustParsePrefix("2001::/23"), classReserved}, // IETF protocol assignments (Teredo is handled as embedded IPv4)
 	{netip.MustParsePrefix("2001:2::/48"), classBenchmarking},
 	{netip.MustParsePrefix("2001:db8::/32"), classDocumentation},
+	{netip.MustParsePrefix("2620:4f:8000::/48"), classReserved}, // AS112 direct delegation
 	{netip.MustParsePrefix("3fff::/20"), classDocumentation},
 	{netip.MustParsePrefix("fc00::/7"), classPrivate},           // unique local
 	{netip.MustParsePrefix("fd00:ec2::23/128"), classMetadata},  // AWS EKS Pod Identity

@@ -590,7 +590,7 @@ func TestDecisionRecordsAndCounters(t *testing.T) {
 			{Name: "local-svc", Action: sockets.Allow, Hosts: []string{"svc.test"}, Addrs: []string{"loopback"}},
 		},
 	})
-	sc := sockets.NewScope(nil, &sockets.ScopeOptions{Name: "req-42"})
+	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Name: "req-42"})
 	defer sc.Close()
 	ctx := sockets.WithScope(ctxT(t), sc)
 	o := &sockets.Options{Policy: p}
@@ -678,7 +678,7 @@ func TestRequireScope(t *testing.T) {
 	if !isDenied(err) || !strings.Contains(err.Error(), "sockets.NewScope") || !strings.Contains(err.Error(), "WithScope") {
 		t.Fatalf("Connect without a scope = %v, want ErrDenied naming NewScope and WithScope", err)
 	}
-	sc := sockets.NewScope(nil, nil)
+	sc := sockets.NewScope(context.Background(), nil)
 	defer sc.Close()
 	s, err := sockets.Connect(sockets.WithScope(ctxT(t), sc), ln.Addr().String(), &sockets.Options{Policy: p})
 	if err != nil {

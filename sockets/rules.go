@@ -78,8 +78,7 @@ type compiledRule struct {
 // bitset is a set of rule indices.
 type bitset []uint64
 
-func (b bitset) set(i int32)    { b[i>>6] |= 1 << (uint(i) & 63) }
-func (b bitset) has(i int) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
+func (b bitset) set(i int32) { b[i>>6] |= 1 << (uint(i) & 63) }
 
 func (b bitset) setIDs(ids []int32) {
 	for _, i := range ids {

@@ -60,7 +60,7 @@ const (
 )
 
 // NewScope returns a scope that ends when Close is called or ctx is done,
-// whichever comes first. A nil ctx means the scope ends only on Close.
+// whichever comes first; with context.Background it ends only on Close.
 func NewScope(ctx context.Context, opts *ScopeOptions) *Scope {
 	sc := &Scope{limit: DefaultScopeLimit, members: map[*egress]struct{}{}, done: make(chan struct{})}
 	if opts != nil {

@@ -83,7 +83,7 @@ func scopeState(t *testing.T, sc *sockets.Scope, open, waiting int) {
 
 func TestScopeLimitFIFO(t *testing.T) {
 	srv := newArrivals(t)
-	sc := sockets.NewScope(nil, &sockets.ScopeOptions{Name: "fifo"})
+	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Name: "fifo"})
 	defer sc.Close()
 	if sc.Limit() != sockets.DefaultScopeLimit || sockets.DefaultScopeLimit != 6 {
 		t.Fatalf("limit = %d", sc.Limit())
@@ -125,7 +125,7 @@ func TestScopeLimitFIFO(t *testing.T) {
 
 func TestScopeWaitBoundedByContext(t *testing.T) {
 	srv := newArrivals(t)
-	sc := sockets.NewScope(nil, &sockets.ScopeOptions{Limit: 1})
+	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Limit: 1})
 	defer sc.Close()
 	first, err := sockets.Connect(sockets.WithScope(ctxT(t), sc), srv.srv.Addr(), nil)
 	if err != nil {
@@ -157,7 +157,7 @@ func TestScopeFailFast(t *testing.T) {
 	srv := newArrivals(t)
 	var m sockets.Metrics
 	p := newPolicy(t, sockets.PolicyConfig{Metrics: &m})
-	sc := sockets.NewScope(nil, &sockets.ScopeOptions{Limit: 2, FailFast: true, Name: "ff"})
+	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Limit: 2, FailFast: true, Name: "ff"})
 	defer sc.Close()
 	ctx := sockets.WithScope(ctxT(t), sc)
 	o := &sockets.Options{Policy: p}
@@ -183,7 +183,7 @@ func TestScopeFailFast(t *testing.T) {
 func TestScopeCloseClosesEverySocket(t *testing.T) {
 	srv := newArrivals(t)
 	g := newGate()
-	sc := sockets.NewScope(nil, &sockets.ScopeOptions{Limit: 2})
+	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Limit: 2})
 	ctx := sockets.WithScope(ctxT(t), sc)
 	open1 := mustConnect(t, ctx, srv.srv.Addr(), nil)
 	opened(t, open1)
@@ -230,7 +230,7 @@ func TestScopeEndsWithContext(t *testing.T) {
 
 func TestScopeUnlimited(t *testing.T) {
 	srv := newArrivals(t)
-	sc := sockets.NewScope(nil, &sockets.ScopeOptions{Limit: -1})
+	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Limit: -1})
 	defer sc.Close()
 	ctx := sockets.WithScope(ctxT(t), sc)
 	for i := 0; i < 10; i++ {
@@ -249,7 +249,7 @@ func TestScopeStartTLSKeepsSlot(t *testing.T) {
 	other := newArrivals(t)
 	var m sockets.Metrics
 	p := newPolicy(t, sockets.PolicyConfig{Metrics: &m})
-	sc := sockets.NewScope(nil, &sockets.ScopeOptions{Limit: 1})
+	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Limit: 1})
 	defer sc.Close()
 	ctx := sockets.WithScope(ctxT(t), sc)
 	s := mustConnect(t, ctx, srv.Addr(), &sockets.Options{Policy: p, SecureTransport: sockets.SecureTransportStartTLS, TLSConfig: ca.ClientConfig()})
@@ -288,7 +288,7 @@ func TestScopeStartTLSKeepsSlot(t *testing.T) {
 // TestScopeConcurrent hammers one scope from many goroutines (run with -race).
 func TestScopeConcurrent(t *testing.T) {
 	srv := serve(t)(sockettest.NewEcho())
-	sc := sockets.NewScope(nil, &sockets.ScopeOptions{Limit: 3})
+	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Limit: 3})
 	defer sc.Close()
 	ctx := sockets.WithScope(ctxT(t), sc)
 	var wg sync.WaitGroup
@@ -328,7 +328,7 @@ func TestScopeFromContext(t *testing.T) {
 	if sockets.ScopeFrom(context.Background()) != nil {
 		t.Fatal("scope from an empty context")
 	}
-	sc := sockets.NewScope(nil, &sockets.ScopeOptions{Name: "n"})
+	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Name: "n"})
 	defer sc.Close()
 	type k struct{}
 	ctx := context.WithValue(sockets.WithScope(context.Background(), sc), k{}, 1)
