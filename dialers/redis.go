@@ -39,7 +39,8 @@ import (
 //	}
 //
 // The connections are *sockets.Socket values, except where the socket
-// cannot expose its descriptor (TLS, a proxy, Options.Dial): go-redis's
+// cannot expose its descriptor (TLS, or an Options.Dial connection without
+// one): go-redis's
 // health check of pooled connections would then drop each one after use,
 // so they come wrapped in a net.Conn without a SyscallConn method, whose
 // Socket method returns the socket.
@@ -76,8 +77,8 @@ func RedisDialer(d *Dialer, tlsConfig *tls.Config) func(ctx context.Context, net
 // redisConn is a socket without its SyscallConn method. go-redis checks a
 // pooled connection's health through syscall.Conn before each use, and
 // drops the connection when SyscallConn fails, which it does for a TLS
-// socket and for one opened through a proxy or Options.Dial: every command
-// would then pay for a new connection. Without the method, go-redis skips
+// socket (and for one whose Options.Dial returns a connection without a
+// descriptor): every command would then pay for a new connection. Without the method, go-redis skips
 // the check, as it does for a *tls.Conn.
 type redisConn struct{ s *sockets.Socket }
 

@@ -302,3 +302,33 @@ func TestRedisDialerScope(t *testing.T) {
 		t.Fatalf("PING after the scope ended = %v, want a closed error", err)
 	}
 }
+
+// go-redis through the egress proxies (SOCKS5 and HTTP CONNECT) to the real
+// Redis: the pool still reuses its connection.
+func TestRedisThroughProxies(t *testing.T) {
+	redisAddr := testenv.Get(t, "OUTBOUND_TEST_REDIS")
+	tests := []struct {
+		name  string
+		proxy func() sockets.Proxy
+	}{
+		{"SOCKS5", func() sockets.Proxy { return &sockets.SOCKS5Proxy{Addr: testenv.Get(t, "OUTBOUND_TEST_SOCKS5")} }},
+		{"HTTP CONNECT", func() sockets.Proxy { return &sockets.HTTPProxy{Addr: testenv.Get(t, "OUTBOUND_TEST_HTTP_PROXY")} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proxy := tt.proxy()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var rec recordingDialer
+			rdb := redis.NewClient(&redis.Options{
+				Addr:   redisAddr,
+				Dialer: rec.wrap(dialers.RedisDialer(&dialers.Dialer{Options: &sockets.Options{Proxy: proxy}}, nil)),
+			})
+			defer rdb.Close()
+			pingSetGet(ctx, t, rdb)
+			if n := len(rec.all()); n != 1 {
+				t.Fatalf("dialed %d sockets through the proxy, want 1 reused by the pool", n)
+			}
+		})
+	}
+}
