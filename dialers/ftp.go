@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,9 +46,10 @@ import (
 // go to the IP address the control connection reached (or, with
 // ftp.DialWithTrustPasvIP, the one the server announces), so a policy that
 // allows the server by hostname only must allow that address too. Through
-// an egress proxy (sockets.Options.Proxy) the control connection's peer is
-// the proxy: use ftp.DialWithDisabledEPSV and ftp.DialWithTrustPasvIP so
-// that data connections go to the address the server announces.
+// an egress proxy (d.Options.Proxy) the control connection's peer address is
+// the proxy's, which jlaffaye/ftp takes for the server's: a data address
+// that names it is dialed at the control connection's host instead (by
+// name, resolved by the proxy), with the port the server announced.
 //
 // ctx bounds each connect attempt and carries the scope; it must outlive the
 // FTP session, since data connections are dialed throughout it. The
@@ -65,8 +67,37 @@ func FTPDialFunc(ctx context.Context, d *Dialer, addr string, tlsConfig *tls.Con
 			}
 		}
 	}
+	host, _, _ := net.SplitHostPort(addr)
+	proxied := false
+	if d.Options != nil && d.Options.Proxy != nil {
+		if a, err := sockets.ParseAddress(addr); err == nil {
+			f, err := d.Options.Proxy.ProxyFor(a)
+			proxied = err == nil && f != nil
+		}
+	}
+	var mu sync.Mutex
+	var proxyHost string // the control socket's peer, when it is a proxy
 	return func(network, address string) (net.Conn, error) {
-		if address == addr || cfg == nil {
+		if address == addr {
+			c, err := d.DialContext(ctx, network, address)
+			if err == nil && proxied {
+				if h, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
+					mu.Lock()
+					proxyHost = h
+					mu.Unlock()
+				}
+			}
+			return c, err
+		}
+		if proxied {
+			mu.Lock()
+			p := proxyHost
+			mu.Unlock()
+			if h, port, err := net.SplitHostPort(address); err == nil && h == p {
+				address = net.JoinHostPort(host, port)
+			}
+		}
+		if cfg == nil {
 			return d.DialContext(ctx, network, address)
 		}
 		return dialFTPData(ctx, d, address, cfg)

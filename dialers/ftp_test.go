@@ -341,3 +341,68 @@ func TestFTPRealServerPolicyOnDataConnections(t *testing.T) {
 		t.Fatalf("STOR with the data ports denied = %v, want ErrDenied", err)
 	}
 }
+
+// Through an egress proxy the control socket's peer is the proxy, which
+// jlaffaye/ftp takes for the server: data connections must still reach the
+// server, by the control connection's host name.
+func TestFTPRealServerThroughProxies(t *testing.T) {
+	addr, user, password, roots := ftpServer(t)
+	_, port, _ := net.SplitHostPort(addr)
+	addr = net.JoinHostPort("localhost", port) // a name, for the proxy to resolve
+	tests := []struct {
+		name  string
+		proxy func() sockets.Proxy
+	}{
+		{"SOCKS5", func() sockets.Proxy { return &sockets.SOCKS5Proxy{Addr: testenv.Get(t, "OUTBOUND_TEST_SOCKS5")} }},
+		{"HTTP CONNECT", func() sockets.Proxy { return &sockets.HTTPProxy{Addr: testenv.Get(t, "OUTBOUND_TEST_HTTP_PROXY")} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			d := &dialers.Dialer{Options: &sockets.Options{Proxy: tt.proxy()}}
+			cfg := &tls.Config{RootCAs: roots, ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(0)}
+			var addrs []string
+			dial := dialers.FTPDialFunc(ctx, d, addr, cfg)
+			record := func(network, address string) (net.Conn, error) {
+				c, err := dial(network, address)
+				if err == nil {
+					if s, ok := c.(interface{ Address() sockets.Address }); ok {
+						addrs = append(addrs, s.Address().String())
+					}
+				}
+				return c, err
+			}
+			c, err := ftp.Dial(addr, ftp.DialWithDialFunc(record), ftp.DialWithExplicitTLS(cfg))
+			if err != nil {
+				t.Fatalf("Dial through the proxy: %v", err)
+			}
+			defer c.Quit()
+			if err := c.Login(user, password); err != nil {
+				t.Fatal(err)
+			}
+			name := "outbound-proxy-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			if err := c.Stor(name, strings.NewReader("through the proxy")); err != nil {
+				t.Fatalf("STOR through the proxy: %v", err)
+			}
+			defer c.Delete(name)
+			r, err := c.Retr(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || string(b) != "through the proxy" {
+				t.Fatalf("RETR = %q, %v", b, err)
+			}
+			if len(addrs) != 3 {
+				t.Fatalf("dialed %q, want the control and two data connections", addrs)
+			}
+			for _, a := range addrs {
+				if h, _, _ := net.SplitHostPort(a); h != "localhost" {
+					t.Fatalf("dialed %q: every connection must go to the server by its name, not to the proxy's address", addrs)
+				}
+			}
+		})
+	}
+}
