@@ -235,7 +235,7 @@ func init() {
 			return stop(&upgrade), err
 		},
 		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			per := int(pick(320, 96)) / batches
+			per := int(pick(160, 64)) / batches
 			d, err := timeBatches(ctx, func() (time.Duration, error) {
 				var total time.Duration
 				for range per {
