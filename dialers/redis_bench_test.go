@@ -18,8 +18,8 @@ func BenchmarkRedisGet(b *testing.B) {
 		b.Skip("OUTBOUND_TEST_REDIS is not set")
 	}
 	for _, bc := range []struct {
-		name   string
-		opts   *redis.Options
+		name string
+		opts *redis.Options
 	}{
 		{name: "raw", opts: &redis.Options{Addr: addr, PoolSize: 1}},
 		{name: "outbound", opts: &redis.Options{Addr: addr, PoolSize: 1, Dialer: dialers.RedisDialer(nil, nil)}},
