@@ -41,9 +41,19 @@
 // [ErrLimit] and [ErrPlaintextInjection]. Deadline errors satisfy
 // [net.Error] with Timeout() true and wrap [os.ErrDeadlineExceeded].
 //
-// # Workers' rules
+// # Workers' rules and the egress policy
 //
-// Port 25 is refused by default, as on Workers.
+// Every connect goes through an egress policy: [Options].Policy, built with
+// [NewPolicy] (or [PublicInternetOnly] for user-supplied addresses), loaded
+// from a file with [LoadPolicyConfig], and swapped at run time through a
+// [PolicyHolder]. A nil policy refuses only port 25, as on Workers. Address
+// rules are checked on every resolved IP at dial time. [Scope] and
+// [WithScope] give request scopes (at most 6 open sockets by default, all
+// closed when the scope ends); [Options].Proxy routes through a
+// [SOCKS5Proxy], an [HTTPProxy] or [ProxyFromEnvironment].
+//
+// [Dial] is Connect followed by waiting for the socket to open, in the
+// caller's goroutine: the form for dial functions.
 //
 // # Performance
 //
