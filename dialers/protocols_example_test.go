@@ -8,15 +8,20 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/jlaffaye/ftp"
+	"github.com/pkg/sftp"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/dialers/sshdial"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -115,4 +120,63 @@ func ExampleDialer_mongoDB() {
 	if err := client.Ping(context.Background(), nil); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// One Dialer, one egress policy, every protocol the Workers docs name (the
+// README's snippet; the other examples run against in-process servers).
+func Example_protocols() {
+	ctx := context.Background()
+	policy, err := sockets.NewPolicy(sockets.PublicInternetOnly())
+	if err != nil {
+		log.Fatal(err)
+	}
+	d := &dialers.Dialer{Options: &sockets.Options{Policy: policy}}
+
+	// HTTP/1.1 and HTTP/2: the transport does TLS over the socket.
+	httpClient := &http.Client{Transport: dialers.NewHTTPTransport(d)}
+	defer httpClient.CloseIdleConnections()
+
+	// Redis: TLS by the socket (go-redis ignores TLSConfig with a custom Dialer).
+	rdb := redis.NewClient(&redis.Options{
+		Addr:   "redis.example.com:6380",
+		Dialer: dialers.RedisDialer(d, &tls.Config{}),
+	})
+	defer rdb.Close()
+
+	// MongoDB: the Dialer is the driver's ContextDialer; the driver does TLS.
+	mc, err := mongo.Connect(options.Client().ApplyURI("mongodb://mongo.example.com:27017").SetDialer(d))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mc.Disconnect(ctx)
+
+	// SSH and SFTP: the SSH handshake runs over the socket, bounded by ctx.
+	hostKeys, err := knownhosts.New(os.ExpandEnv("$HOME/.ssh/known_hosts"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	sc, err := sshdial.Dial(ctx, d, "host.example.com:22", &ssh.ClientConfig{
+		User:            "deploy",
+		Auth:            []ssh.AuthMethod{ssh.Password(os.Getenv("SSH_PASSWORD"))},
+		HostKeyCallback: hostKeys,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sc.Close()
+	files, err := sftp.NewClient(sc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer files.Close()
+
+	// FTP with AUTH TLS: control and data connections are sockets.
+	tlsCfg := &tls.Config{ServerName: "ftp.example.com", ClientSessionCache: tls.NewLRUClientSessionCache(0)}
+	fc, err := ftp.Dial("ftp.example.com:21",
+		ftp.DialWithDialFunc(dialers.FTPDialFunc(ctx, d, "ftp.example.com:21", tlsCfg)),
+		ftp.DialWithExplicitTLS(tlsCfg))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer fc.Quit()
 }
