@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"time"
 
 	"github.com/outboundhq/outbound/sockets"
 )
@@ -38,12 +37,10 @@ import (
 //		return dial(sockets.WithScope(ctx, sc), network, addr)
 //	}
 //
-// The connections are *sockets.Socket values, except where the socket
-// cannot expose its descriptor (TLS, or an Options.Dial connection without
-// one): go-redis's
-// health check of pooled connections would then drop each one after use,
-// so they come wrapped in a net.Conn without a SyscallConn method, whose
-// Socket method returns the socket.
+// The connections come from [WithDescriptor]: plain sockets expose their
+// descriptor, so go-redis checks a pooled connection's health before reuse;
+// TLS sockets do not, so go-redis skips the check, as for a *tls.Conn.
+// [SocketOf] returns the socket.
 //
 // The returned function is safe for concurrent use. ctx bounds each dial and
 // TLS handshake only.
@@ -66,33 +63,6 @@ func RedisDialer(d *Dialer, tlsConfig *tls.Config) func(ctx context.Context, net
 		if err != nil {
 			return nil, err
 		}
-		s := c.(*sockets.Socket)
-		if _, err := s.SyscallConn(); err != nil {
-			return redisConn{s}, nil
-		}
-		return s, nil
+		return WithDescriptor(c.(*sockets.Socket)), nil
 	}
 }
-
-// redisConn is a socket without its SyscallConn method. go-redis checks a
-// pooled connection's health through syscall.Conn before each use, and
-// drops the connection when SyscallConn fails, which it does for a TLS
-// socket (and for one whose Options.Dial returns a connection without a
-// descriptor): every command would then pay for a new connection. Without the method, go-redis skips
-// the check, as it does for a *tls.Conn.
-type redisConn struct{ s *sockets.Socket }
-
-func (c redisConn) Read(b []byte) (int, error)         { return c.s.Read(b) }
-func (c redisConn) Write(b []byte) (int, error)        { return c.s.Write(b) }
-func (c redisConn) Close() error                       { return c.s.Close() }
-func (c redisConn) LocalAddr() net.Addr                { return c.s.LocalAddr() }
-func (c redisConn) RemoteAddr() net.Addr               { return c.s.RemoteAddr() }
-func (c redisConn) SetDeadline(t time.Time) error      { return c.s.SetDeadline(t) }
-func (c redisConn) SetReadDeadline(t time.Time) error  { return c.s.SetReadDeadline(t) }
-func (c redisConn) SetWriteDeadline(t time.Time) error { return c.s.SetWriteDeadline(t) }
-
-// ConnectionState returns the socket's TLS state.
-func (c redisConn) ConnectionState() tls.ConnectionState { return c.s.ConnectionState() }
-
-// Socket returns the outbound socket.
-func (c redisConn) Socket() *sockets.Socket { return c.s }

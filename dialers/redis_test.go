@@ -34,13 +34,10 @@ func (r *recordingDialer) wrap(dial func(context.Context, string, string) (net.C
 		if err != nil {
 			return nil, err
 		}
-		s, ok := c.(*sockets.Socket)
-		if w, isWrapped := c.(interface{ Socket() *sockets.Socket }); isWrapped {
-			s, ok = w.Socket(), true
-			if _, hasSyscall := c.(syscall.Conn); hasSyscall {
-				c.Close()
-				return nil, fmt.Errorf("the wrapped TLS socket %T exposes SyscallConn, which makes go-redis drop it after each use", c)
-			}
+		s, ok := dialers.SocketOf(c)
+		if _, hasSyscall := c.(syscall.Conn); hasSyscall && s.ConnectionState().HandshakeComplete {
+			c.Close()
+			return nil, fmt.Errorf("the TLS connection %T exposes SyscallConn, which makes go-redis drop it after each use", c)
 		}
 		if !ok {
 			c.Close()

@@ -38,14 +38,11 @@
 //
 // database/sql checks an idle connection before reusing it; the driver does so
 // by peeking at the connection's file descriptor, which it reaches through
-// syscall.Conn, and it skips the check for a connection that is not one. A
-// [sockets.Socket] is not a syscall.Conn, so the check runs only where this
-// package can reach the descriptor: when [sockets.Options].Dial (the caller's
-// own dial function) opens the TCP connection. Otherwise a connection the
-// server closed while it sat in the pool fails the next query on it with the
-// driver's "invalid connection" (database/sql then opens a new one for the
-// query after). [sql.DB.SetConnMaxIdleTime] below the server's wait_timeout
-// keeps idle connections from going stale.
+// syscall.Conn. The connections this package returns expose the socket's
+// descriptor ([dialers.WithDescriptor]), so a connection the server closed
+// while it sat in the pool is replaced before a query runs on it. (Only a
+// caller's [sockets.Options].Dial that returns a connection without a
+// descriptor turns the check off.)
 //
 // [SocketOf] gives the [sockets.Socket] under a connection, for its Closed
 // channel and Err.

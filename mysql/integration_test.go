@@ -451,8 +451,8 @@ func TestIdleConnectionKilled(t *testing.T) {
 			rec.mu.Lock()
 			_, checked := rec.conns[0].(syscall.Conn)
 			rec.mu.Unlock()
-			if tt.opts != nil && !checked {
-				t.Fatal("with the caller's Dial, the connection is not a syscall.Conn: the driver would skip its liveness check")
+			if !checked {
+				t.Fatal("the connection is not a syscall.Conn: the driver would skip its liveness check")
 			}
 			idle := rec.sockets(t)[0]
 			killAndWait(t, ctx, admin, id)

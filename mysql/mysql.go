@@ -143,30 +143,17 @@ func checkNetwork(network string) error {
 }
 
 // connect opens a plain socket to addr and waits for it to open. The
-// connection it returns supports the driver's liveness check where it can
-// (see livecheck.go).
+// connection exposes the socket's descriptor, so the driver's liveness check
+// (Config.CheckConnLiveness) runs before a pooled connection is reused.
 func (d *dialer) connect(ctx context.Context, addr string) (net.Conn, error) {
-	if socketHasSyscallConn || d.d.Options.Dial == nil {
-		return d.d.Connect(ctx, addr, sockets.SecureTransportOff)
-	}
-	var raw rawCapture
-	dd := dialers.Dialer{Options: raw.options(d.d.Options)}
-	s, err := dd.Connect(ctx, addr, sockets.SecureTransportOff)
+	s, err := d.d.Connect(ctx, addr, sockets.SecureTransportOff)
 	if err != nil {
 		return nil, err
 	}
-	return newConn(s, raw.conn()), nil
+	return dialers.WithDescriptor(s), nil
 }
 
 // SocketOf returns the socket under c, a connection that the functions of
 // this package opened for the driver (as the driver's DialFunc sees it), or
 // a *sockets.Socket itself. ok is false for any other net.Conn.
-func SocketOf(c net.Conn) (s *sockets.Socket, ok bool) {
-	switch c := c.(type) {
-	case *sockets.Socket:
-		return c, true
-	case *conn:
-		return c.Socket, true
-	}
-	return nil, false
-}
+func SocketOf(c net.Conn) (s *sockets.Socket, ok bool) { return dialers.SocketOf(c) }

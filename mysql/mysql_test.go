@@ -158,7 +158,7 @@ func TestDialFuncConn(t *testing.T) {
 }
 
 // TestDialFuncDefault checks that with default options DialFunc returns the
-// socket itself: nothing is put between the driver and the socket layer.
+// socket with its descriptor exposed for the driver's liveness check.
 func TestDialFuncDefault(t *testing.T) {
 	echo, err := sockettest.NewEcho()
 	if err != nil {
@@ -172,12 +172,15 @@ func TestDialFuncDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	s, ok := c.(*sockets.Socket)
+	sc, ok := c.(syscall.Conn)
 	if !ok {
-		t.Fatalf("DialFunc(nil) returned a %T; want *sockets.Socket", c)
+		t.Fatalf("DialFunc(nil) returned a %T, not a syscall.Conn: the liveness check would be skipped", c)
 	}
-	if got, ok := outmysql.SocketOf(c); !ok || got != s {
-		t.Errorf("SocketOf = %p, %v; want %p, true", got, ok, s)
+	if err := peek(t, sc); !errors.Is(err, syscall.EAGAIN) {
+		t.Fatalf("liveness peek on an idle open connection = %v, want EAGAIN", err)
+	}
+	if s, ok := outmysql.SocketOf(c); !ok || s == nil || s.RemoteAddr().String() != echo.Addr() {
+		t.Errorf("SocketOf = %v, %v", s, ok)
 	}
 }
 

@@ -368,24 +368,30 @@ func (s *Socket) ConnectionState() tls.ConnectionState {
 	return s.tlsConn.ConnectionState()
 }
 
-// SyscallConn returns the raw connection of an open plain socket, as
+// RawConn returns the raw connection of an open plain socket, as
 // [net.TCPConn.SyscallConn] does, for code that inspects the descriptor
-// (go-sql-driver/mysql's liveness check, socket options). It fails for a TLS
-// socket, a socket that is not open yet, and a transport that has none.
-// Reading or writing the descriptor directly bypasses the socket's state.
-func (s *Socket) SyscallConn() (syscall.RawConn, error) {
+// (a pool's liveness check, socket options). It fails for a TLS socket, a
+// socket that is not open yet, and a transport that has none. Reading or
+// writing the descriptor directly bypasses the socket's state.
+//
+// It is not named SyscallConn on purpose: libraries such as go-redis and
+// go-sql-driver/mysql look for [syscall.Conn], peek at the descriptor of a
+// pooled connection, and drop the connection when SyscallConn fails, which
+// a TLS socket must. [dialers.WithDescriptor] gives plain sockets the
+// method where a pool wants it.
+func (s *Socket) RawConn() (syscall.RawConn, error) {
 	if !s.opened.Load() {
-		return nil, s.opError("syscallconn", errorf(ErrClosed, "the socket is not open"))
+		return nil, s.opError("rawconn", errorf(ErrClosed, "the socket is not open"))
 	}
 	if f := s.flags.Load(); f&(fClosed|fUpgraded) != 0 {
-		return nil, s.opError("syscallconn", ErrClosed)
+		return nil, s.opError("rawconn", ErrClosed)
 	}
 	if s.tlsConn != nil {
-		return nil, s.opError("syscallconn", errorf(ErrInvalidOptions, "a TLS socket does not expose its descriptor"))
+		return nil, s.opError("rawconn", errorf(ErrInvalidOptions, "a TLS socket does not expose its descriptor"))
 	}
 	sc, ok := s.raw.(syscall.Conn)
 	if !ok {
-		return nil, s.opError("syscallconn", errorf(ErrInvalidOptions, "the transport (Options.Dial or a proxy) has no descriptor"))
+		return nil, s.opError("rawconn", errorf(ErrInvalidOptions, "the transport (Options.Dial or a proxy) has no descriptor"))
 	}
 	return sc.SyscallConn()
 }

@@ -545,17 +545,20 @@ func TestDataIntegrity256MiB(t *testing.T) {
 	}
 }
 
-func TestSyscallConn(t *testing.T) {
+func TestRawConn(t *testing.T) {
 	s := connect(t, echo(t).Addr(), nil)
 	g := newGate()
 	pending := connect(t, echo(t).Addr(), &sockets.Options{Dial: g.dial})
 	<-g.started
-	if _, err := pending.SyscallConn(); err == nil {
-		t.Fatal("SyscallConn on a pending socket succeeded")
+	if _, err := pending.RawConn(); err == nil {
+		t.Fatal("RawConn on a pending socket succeeded")
 	}
 	close(g.release)
 	opened(t, s)
-	rc, err := s.SyscallConn()
+	if _, ok := any(s).(syscall.Conn); ok {
+		t.Fatal("*Socket is a syscall.Conn: pools would drop its TLS form after each use")
+	}
+	rc, err := s.RawConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,11 +572,11 @@ func TestSyscallConn(t *testing.T) {
 		return true
 	})
 	if n != 1 {
-		t.Fatalf("peek through SyscallConn = %d bytes, want 1", n)
+		t.Fatalf("peek through RawConn = %d bytes, want 1", n)
 	}
 	s.Close()
-	if _, err := s.SyscallConn(); !errors.Is(err, sockets.ErrClosed) {
-		t.Fatalf("SyscallConn after Close = %v", err)
+	if _, err := s.RawConn(); !errors.Is(err, sockets.ErrClosed) {
+		t.Fatalf("RawConn after Close = %v", err)
 	}
 }
 

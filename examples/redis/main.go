@@ -156,14 +156,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// socketOf returns the socket behind a connection from RedisDialer: the
-// connection itself, or (for TLS) a wrapper that hides the socket's
-// SyscallConn from go-redis's health check.
+// socketOf returns the socket behind a connection from RedisDialer.
 func socketOf(c net.Conn) *sockets.Socket {
-	if w, ok := c.(interface{ Socket() *sockets.Socket }); ok {
-		return w.Socket()
-	}
-	return c.(*sockets.Socket)
+	s, _ := dialers.SocketOf(c)
+	return s
 }
 
 // startServer starts the in-process server over TLS with a throwaway
