@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -619,11 +620,16 @@ func (s *Socket) LocalAddr() net.Addr {
 	return &net.TCPAddr{}
 }
 
-// RemoteAddr returns the peer's address; before the socket opens, the
-// address that is being connected to.
+// RemoteAddr returns the peer's address. Before the socket opens it is the
+// address being connected to: a *net.TCPAddr for an IP literal, and for a
+// hostname a net.Addr whose String is "host:port" (code that needs a
+// *net.TCPAddr should wait for [Socket.Opened], or use [Dial]).
 func (s *Socket) RemoteAddr() net.Addr {
 	if s.opened.Load() {
 		return s.raw.RemoteAddr()
+	}
+	if ip, err := netip.ParseAddr(s.addr.Hostname); err == nil {
+		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(s.addr.Port)))
 	}
 	return pendingAddr(s.addr.String())
 }

@@ -31,8 +31,8 @@ func TestPendingStateIOIsNotLost(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Opened on a pending socket = %v, want context.DeadlineExceeded", err)
 	}
-	if got := s.RemoteAddr().String(); got != srv.Addr() {
-		t.Fatalf("RemoteAddr while pending = %q, want the requested %q", got, srv.Addr())
+	if got, ok := s.RemoteAddr().(*net.TCPAddr); !ok || got.String() != srv.Addr() {
+		t.Fatalf("RemoteAddr while pending = %#v, want the requested %q as a *net.TCPAddr", s.RemoteAddr(), srv.Addr())
 	}
 	if s.LocalAddr() == nil {
 		t.Fatal("LocalAddr is nil while pending")
