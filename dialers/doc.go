@@ -1,10 +1,27 @@
 // Package dialers plugs outbound sockets into code that takes a dial
-// function: [net/http.Transport] (DialContext, DialTLSContext),
-// golang.org/x/net/proxy (ContextDialer), database drivers, RPC clients.
+// function: net/http, database and cache drivers, SSH, FTP, proxies, RPC
+// clients.
 //
-//	d := &dialers.Dialer{}
-//	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+//	d := &dialers.Dialer{Options: &sockets.Options{Policy: policy}}
+//	client := &http.Client{Transport: dialers.NewHTTPTransport(d)}
 //
-// Every connection then goes through [sockets.Connect], with its options,
-// egress policy and request scope.
+// Every connection then goes through [sockets.Dial], with the dialer's
+// options, egress policy and the request scope found in the dial's context.
+// [Dialer.DialContext] satisfies golang.org/x/net/proxy.ContextDialer and
+// fits [net/http.Transport.DialContext], pgx's DialFunc, mongo-driver's
+// SetDialer and paho's hooks; [Dialer.DialTLSContext] opens a socket with TLS
+// from the first byte.
+//
+// Ready-made hooks:
+//
+//   - [NewHTTPTransport]: an http.Transport whose TLS (and HTTP/2) runs over
+//     plain outbound sockets.
+//   - [RedisDialer]: go-redis's Options.Dialer, with TLS done by the socket.
+//   - [FTPDialFunc]: jlaffaye/ftp's control and data connections.
+//   - package sshdial: golang.org/x/crypto/ssh clients over a socket.
+//
+// [WithDescriptor] and [SocketOf] let connection pools that check an idle
+// connection through syscall.Conn (go-sql-driver/mysql, go-redis) do so on
+// plain sockets. Packages pg, mysql, smtp and mqtt in this module adapt the
+// drivers with more care (TLS ownership, sslmode, STARTTLS).
 package dialers
