@@ -20,8 +20,9 @@
 // the data connections resume the control connection's TLS session, which
 // many servers require.
 //
-// With no -addr it starts an in-process server (user alice, a throwaway
-// certificate authority, files in memory), so it runs anywhere.
+// With no -addr it starts an in-process server (internal/ftpfake: user
+// alice, a throwaway certificate authority, files in memory), so it runs
+// anywhere.
 package main
 
 import (
@@ -43,6 +44,7 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/internal/ftpfake"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -64,8 +66,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *size < 0 || *size > ftpMaxFile {
-		return fmt.Errorf("-size %d: give 0 to %d bytes", *size, ftpMaxFile)
+	if *size < 0 || *size > ftpfake.MaxFile {
+		return fmt.Errorf("-size %d: give 0 to %d bytes", *size, ftpfake.MaxFile)
 	}
 	password := os.Getenv("FTP_PASSWORD")
 
@@ -200,6 +202,6 @@ func startServer(user string, cfg *tls.Config) (*sockettest.Server, string, erro
 	}
 	cfg.RootCAs = ca.Pool()
 	const password = "correct horse battery staple"
-	srv, err := sockettest.NewServer(newFTPServer(srvCfg, user, password).serve)
+	srv, err := sockettest.NewServer(ftpfake.New(srvCfg, user, password).Serve)
 	return srv, password, err
 }

@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
-	"net"
-	"net/textproto"
 	"regexp"
 	"strconv"
 	"strings"
@@ -101,49 +98,4 @@ func TestRunErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// The in-process server wants TLS before login and on data connections,
-// and the right password.
-func TestServerRefusals(t *testing.T) {
-	cfg := &tls.Config{}
-	srv, password, err := startServer("alice", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	raw, err := net.Dial("tcp", srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(10 * time.Second))
-	c := textproto.NewConn(raw)
-	expect := func(cmd string, code int) {
-		t.Helper()
-		if cmd != "" {
-			if err := c.PrintfLine("%s", cmd); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, msg, err := c.ReadResponse(code); err != nil {
-			t.Fatalf("%q: %v (%s)", cmd, err, msg)
-		}
-	}
-	expect("", 220)
-	expect("USER alice", 530) // AUTH TLS first
-	expect("AUTH TLS", 234)
-	cfg.ServerName = "127.0.0.1"
-	tc := tls.Client(raw, cfg)
-	c = textproto.NewConn(tc)
-	expect("USER alice", 331)
-	expect("PASS wrong", 530)
-	expect("STOR x", 530) // not logged in
-	expect("USER alice", 331)
-	expect("PASS "+password, 230)
-	expect("PROT C", 536)
-	expect("EPSV", 229)
-	expect("STOR x", 521) // data without PROT P
-	expect("RETR absent", 550)
-	expect("QUIT", 221)
 }

@@ -14,7 +14,7 @@
 //
 // MongoDB has no Debian package, so the machines this toolkit is tested on
 // have no MongoDB server; with no -uri this program starts a small
-// in-process stand-in that speaks the OP_MSG wire protocol for the few
+// in-process stand-in (internal/mongofake) that speaks the OP_MSG wire protocol for the few
 // commands used here (hello, ping, insert, find, drop), so it runs anywhere.
 package main
 
@@ -34,6 +34,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/internal/mongofake"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
 
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *uri == "" {
-		srv, err := sockettest.NewServer(newMongoServer().serve)
+		srv, err := sockettest.NewServer(mongofake.New().Serve)
 		if err != nil {
 			return err
 		}

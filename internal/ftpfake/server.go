@@ -1,4 +1,4 @@
-package main
+package ftpfake
 
 import (
 	"bufio"
@@ -12,11 +12,13 @@ import (
 	"time"
 )
 
-// ftpServer is a small FTP server for this example (RFC 959, with RFC 4217
-// AUTH TLS and RFC 2428 EPSV): one user, files kept in memory, passive mode
-// only. It requires TLS on the control connection before login and on the
-// data connections (PROT P), as a careful real server is configured to.
-type ftpServer struct {
+// Server is a small FTP server (RFC 959, with RFC 4217 AUTH TLS and RFC 2428
+// EPSV): one user, files kept in memory, passive mode only. It requires TLS
+// on the control connection before login and on the data connections (PROT
+// P), as a careful real server is configured to. Its methods are safe for
+// concurrent use; one Server serves any number of connections, which share
+// its files.
+type Server struct {
 	tls            *tls.Config
 	user, password string
 
@@ -24,15 +26,21 @@ type ftpServer struct {
 	files map[string][]byte
 }
 
-const ftpMaxFile = 64 << 20
+// MaxFile is the largest file the server stores, in bytes; a larger STOR
+// fails with 426.
+const MaxFile = 64 << 20
 
-func newFTPServer(cfg *tls.Config, user, password string) *ftpServer {
-	return &ftpServer{tls: cfg, user: user, password: password, files: map[string][]byte{}}
+// New returns a server that lets user in with password, and does TLS (on
+// the control connection after AUTH TLS, and on every data connection) with
+// cfg, which must hold a certificate. Passive data ports are opened on
+// 127.0.0.1. cfg is not modified.
+func New(cfg *tls.Config, user, password string) *Server {
+	return &Server{tls: cfg, user: user, password: password, files: map[string][]byte{}}
 }
 
 // ftpSession is one control connection.
 type ftpSession struct {
-	s        *ftpServer
+	s        *Server
 	conn     net.Conn
 	r        *bufio.Reader
 	secure   bool
@@ -42,8 +50,12 @@ type ftpSession struct {
 	passive  net.Listener
 }
 
-// serve runs one control connection until QUIT or EOF.
-func (s *ftpServer) serve(c net.Conn) {
+// Serve runs one control connection until QUIT, EOF or a minute without a
+// command, and returns; it does not close c. It fits
+// sockettest.NewServer:
+//
+//	srv, err := sockettest.NewServer(ftpfake.New(cfg, "alice", "secret").Serve)
+func (s *Server) Serve(c net.Conn) {
 	sess := &ftpSession{s: s, conn: c, r: bufio.NewReader(c)}
 	defer sess.closePassive()
 	sess.reply(220, "outbound example FTP server ready")
@@ -207,8 +219,8 @@ func (sess *ftpSession) transfer(name string, store bool) {
 	defer data.Close()
 	data.SetDeadline(time.Now().Add(time.Minute))
 	if store {
-		b, err := io.ReadAll(io.LimitReader(data, ftpMaxFile+1))
-		if err != nil || len(b) > ftpMaxFile {
+		b, err := io.ReadAll(io.LimitReader(data, MaxFile+1))
+		if err != nil || len(b) > MaxFile {
 			sess.reply(426, "Failure reading network stream.")
 			return
 		}

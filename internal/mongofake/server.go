@@ -1,4 +1,4 @@
-package main
+package mongofake
 
 import (
 	"bytes"
@@ -14,13 +14,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// mongoServer is a stand-in for MongoDB, just enough for this example: the
-// OP_MSG wire protocol (MongoDB 3.6 and later; OP_QUERY for the driver's
-// first hello on a connection, as drivers still send it) with the commands hello,
-// ping, insert, find (top-level equality filters), drop and endSessions,
-// documents kept in memory. It is not MongoDB; it shows what the driver
-// sends over the socket.
-type mongoServer struct {
+// Server is a stand-in for MongoDB: the OP_MSG wire protocol (MongoDB 3.6
+// and later; OP_QUERY for the driver's first hello on a connection, as
+// drivers still send it) with the commands hello, ping, insert, find
+// (top-level equality filters), drop and endSessions, documents kept in
+// memory. Its methods are safe for concurrent use; the connections of one
+// Server share its documents.
+type Server struct {
 	mu     sync.Mutex
 	colls  map[string][]bson.D // "db.collection" -> documents
 	connID int32
@@ -34,10 +34,15 @@ const (
 	maxBSONBytes = 16 * 1024 * 1024
 )
 
-func newMongoServer() *mongoServer { return &mongoServer{colls: map[string][]bson.D{}} }
+// New returns an empty server.
+func New() *Server { return &Server{colls: map[string][]bson.D{}} }
 
-// serve answers the messages of one connection until it closes.
-func (s *mongoServer) serve(c net.Conn) {
+// Serve answers the messages of one connection until it closes, sends a
+// malformed message or is idle for a minute, and returns; it does not close
+// c. It fits sockettest.NewServer:
+//
+//	srv, err := sockettest.NewServer(mongofake.New().Serve)
+func (s *Server) Serve(c net.Conn) {
 	s.mu.Lock()
 	s.connID++
 	id := s.connID
@@ -62,7 +67,7 @@ func (s *mongoServer) serve(c net.Conn) {
 
 // command runs one command; cmd's first key names it, docs holds a
 // document sequence (the documents of an insert).
-func (s *mongoServer) command(connID int32, cmd bson.D, docs []bson.D) bson.D {
+func (s *Server) command(connID int32, cmd bson.D, docs []bson.D) bson.D {
 	if len(cmd) == 0 {
 		return failure(2, "empty command")
 	}
