@@ -35,7 +35,7 @@ const chunk = 32 << 10 // the Read and Write size of the bulk workloads
 const coreRounds = 9
 
 // sizes, full and -quick.
-func bulkBytes() int64 { return pick(256<<20, 64<<20) }
+func bulkBytes() int64 { return pick(1<<30, 128<<20) }
 func tlsBytes() int64  { return pick(128<<20, 32<<20) }
 func relayBytes() int64 {
 	return pick(256<<20, 64<<20)
@@ -402,13 +402,13 @@ func bulkPeer(c net.Conn) {
 	}
 }
 
-// bulkRound moves n bytes over c in batches, each uploading and then
+// bulkRound moves n bytes over c in 16 batches, each uploading and then
 // downloading half its share with 32 KiB Writes and Reads, and returns
 // the rate of the batch at the 25th percentile of duration, in MB/s.
 func bulkRound(ctx context.Context, c net.Conn, n int64) (float64, error) {
-	per := n / batches
+	per := n / 16
 	buf := make([]byte, chunk)
-	d, err := timeBatches(ctx, func() (time.Duration, error) {
+	d, err := timeBatchesN(ctx, 16, func() (time.Duration, error) {
 		return bulkOnce(c, buf, per/2)
 	})
 	if err != nil {
@@ -519,7 +519,12 @@ const batches = 8
 // timeBatches runs batch batches times and returns the 25th percentile of
 // the durations it reports.
 func timeBatches(ctx context.Context, batch func() (time.Duration, error)) (time.Duration, error) {
-	ds := make([]time.Duration, batches)
+	return timeBatchesN(ctx, batches, batch)
+}
+
+// timeBatchesN is timeBatches with n batches.
+func timeBatchesN(ctx context.Context, n int, batch func() (time.Duration, error)) (time.Duration, error) {
+	ds := make([]time.Duration, n)
 	for i := range ds {
 		if err := ctx.Err(); err != nil {
 			return 0, err
