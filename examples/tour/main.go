@@ -6,13 +6,17 @@
 //	go run ./examples/tour -inprocess               # only the demos with in-process peers
 //
 // Most demos need nothing but this program: their peers (a Gopher server, a
-// web server, an echo server, a STARTTLS line protocol) run inside it. The
-// others talk to real servers — PostgreSQL, MariaDB, Mosquitto — found
-// through the same variables as the integration tests (OUTBOUND_TEST_POSTGRES
-// and so on; see internal/testenv), defaulting to the ports compose.yaml
-// publishes. A server that does not answer is reported as skipped, with the
-// one command that starts it; it counts neither as a pass nor as a failure,
-// unless OUTBOUND_TEST_REQUIRE is set (as in CI), where it fails.
+// web server, an echo server, a STARTTLS line protocol, an SMTP server, an
+// MQTT broker, SSH with SFTP, IRC, a Redis and a MongoDB stand-in, an HTTP/2
+// server, an FTP server with AUTH TLS) run inside it. The others talk to
+// real servers — PostgreSQL, MariaDB, Mosquitto, an MTA, Redis, OpenSSH,
+// vsftpd, ngIRCd — found through the same variables as the integration tests
+// (OUTBOUND_TEST_POSTGRES and so on; see internal/testenv and .ci/README.md),
+// defaulting to the ports compose.yaml and .ci/setup use. A server that does
+// not answer is reported as skipped, with the command that starts it
+// (a compose.yaml service, or for SSH, FTP and IRC, which compose.yaml does
+// not provide, a .ci/setup script); it counts neither as a pass nor as a
+// failure, unless OUTBOUND_TEST_REQUIRE is set (as in CI), where it fails.
 //
 // The exit status is 1 if any demo that ran failed. Progress goes to stderr,
 // the table to stdout.

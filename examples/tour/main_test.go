@@ -27,26 +27,30 @@ func TestInProcessDemos(t *testing.T) {
 	if err := run(context.Background(), []string{"-inprocess"}, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
-	var names []string
+	var demos []demo
 	for _, d := range allDemos() {
 		if d.server == nil {
-			names = append(names, d.name)
+			demos = append(demos, d)
 		}
 	}
 	lines := strings.Split(stdout.String(), "\n")
 	if !regexp.MustCompile(`^DEMO +AGAINST +TLS +RESULT$`).MatchString(lines[0]) {
 		t.Errorf("header = %q", lines[0])
 	}
-	for i, name := range names {
-		row := regexp.MustCompile(`^` + regexp.QuoteMeta(name) + ` +(in-process peer|127\.0\.0\.1:25, never dialled) +(none|on|starttls) +ok$`)
-		if i+1 >= len(lines) || !row.MatchString(lines[i+1]) {
-			t.Errorf("row %d is not an ok row for %s:\n%s", i+1, name, stdout.String())
+	tlsColumn := regexp.MustCompile(`^(none|on|starttls|driver|ssh)(\+(on|starttls|driver))?$`)
+	for i, d := range demos {
+		if !tlsColumn.MatchString(d.tls) {
+			t.Errorf("demo %s: TLS column %q is none of the documented values", d.name, d.tls)
 		}
-		if !strings.Contains(stderr.String(), "] "+name+"\n") {
-			t.Errorf("no progress line for %s on stderr", name)
+		row := regexp.MustCompile(`^` + regexp.QuoteMeta(d.name) + ` +(in-process peer|127\.0\.0\.1:25, never dialled) +` + regexp.QuoteMeta(d.tls) + ` +ok$`)
+		if i+1 >= len(lines) || !row.MatchString(lines[i+1]) {
+			t.Errorf("row %d is not an ok row for %s with TLS %s:\n%s", i+1, d.name, d.tls, stdout.String())
+		}
+		if !strings.Contains(stderr.String(), "] "+d.name+"\n") {
+			t.Errorf("no progress line for %s on stderr", d.name)
 		}
 	}
-	if want := "\n" + strconv.Itoa(len(names)) + " ok, 0 failed, 0 skipped\n"; !strings.HasSuffix(stdout.String(), want) {
+	if want := "\n" + strconv.Itoa(len(demos)) + " ok, 0 failed, 0 skipped\n"; !strings.HasSuffix(stdout.String(), want) {
 		t.Errorf("summary: want %q in\n%s", want, stdout.String())
 	}
 }

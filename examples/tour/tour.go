@@ -27,20 +27,33 @@ func allDemos() []demo {
 		{name: "net/http", tls: "on", run: demoNetHTTP},
 		{name: "smtp", tls: "starttls", run: demoSMTP},
 		{name: "mqtt", tls: "none", run: demoMQTT},
+		{name: "ssh", tls: "ssh", run: demoSSH},
+		{name: "irc", tls: "on", run: demoIRC},
+		{name: "redis", tls: "on", run: demoRedis},
+		{name: "http2", tls: "driver", run: demoHTTP2},
+		{name: "egress", tls: "none", run: demoEgress},
+		{name: "ftp", tls: ftpTLS, run: demoFTP},
+		{name: "mongodb", tls: "none", run: demoMongoDB},
 		{name: "postgres", tls: "driver", server: postgres, run: demoPostgres},
 		{name: "postgres-starttls", tls: "starttls", server: postgres, run: demoPostgresStartTLS},
 		{name: "mysql", tls: "driver", server: mariadb, run: demoMySQL},
 		{name: "mosquitto", tls: "none", server: mosquitto, run: demoMosquitto},
 		{name: "smtp-mta", tls: "starttls", server: smtpServer, run: demoSMTPMTA},
+		{name: "redis-server", tls: "none", server: redisServer, run: demoRedisServer},
+		{name: "openssh", tls: "ssh", server: openSSH, run: demoOpenSSH},
+		{name: "vsftpd", tls: ftpTLS, server: vsftpd, run: demoVsftpd},
+		{name: "ngircd", tls: "none", server: ngIRCd, run: demoNgIRCd},
 	}
 }
 
 // demo is one demonstration.
 type demo struct {
 	name string
-	// tls says who does TLS: "none", "on" (the socket, from the first
-	// byte), "starttls" (the socket, after an upgrade) or "driver" (the
-	// database driver, over a plain socket).
+	// tls says who encrypts: "none", "on" (the socket, from the first
+	// byte), "starttls" (the socket, after an upgrade), "driver" (the
+	// client library — database driver, HTTP transport — over a plain
+	// socket), "ssh" (SSH's own encryption, over a plain socket), or two
+	// of these joined by "+" when a protocol's connections differ (FTP).
 	tls string
 	// server is the real server the demo needs; nil when its peer runs in
 	// this program.
@@ -174,14 +187,27 @@ func (t *tour) reachable(ctx context.Context, addr string) error {
 }
 
 // defaultOf returns testenv's default for variable name: the value .ci/run
-// exports and compose.yaml serves.
+// exports and compose.yaml serves; for the extra variables of the SSH and
+// FTP tests, which testenv does not list, the value .ci/README.md gives.
 func defaultOf(name string) string {
 	for _, v := range testenv.Vars {
 		if v.Name == name {
 			return v.Default
 		}
 	}
-	return ""
+	return extraDefaults[name]
+}
+
+// extraDefaults are the defaults of the variables that .ci/run exports
+// besides testenv.Vars; the paths are relative to the repository's root,
+// where "go run ./examples/tour" runs.
+var extraDefaults = map[string]string{
+	"OUTBOUND_TEST_SSH_USER":        "outbound",
+	"OUTBOUND_TEST_SSH_KEY":         ".ci/certs/ssh_key",
+	"OUTBOUND_TEST_SSH_KNOWN_HOSTS": ".ci/certs/ssh_known_hosts",
+	"OUTBOUND_TEST_FTP_USER":        "outbound",
+	"OUTBOUND_TEST_FTP_PASSWORD":    "outbound",
+	"OUTBOUND_TEST_FTP_CA":          ".ci/certs/ca.pem",
 }
 
 // plainAddr is the address of a variable that holds host:port.
