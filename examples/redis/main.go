@@ -36,6 +36,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/internal/redisfake"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -174,6 +175,5 @@ func startServer(cfg *tls.Config) (*sockettest.Server, error) {
 		return nil, err
 	}
 	cfg.RootCAs = ca.Pool()
-	f := &fakeRedis{kv: map[string]string{}}
-	return sockettest.NewTLSServer(srvCfg, f.serve)
+	return sockettest.NewTLSServer(srvCfg, redisfake.New().Serve)
 }

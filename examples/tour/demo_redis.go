@@ -1,21 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
-	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/internal/redisfake"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
 
@@ -39,7 +35,7 @@ func demoRedis(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	srv, err := sockettest.NewTLSServer(cfg, (&respStandIn{kv: map[string]string{}}).serve)
+	srv, err := sockettest.NewTLSServer(cfg, redisfake.New().Serve)
 	if err != nil {
 		return err
 	}
@@ -91,90 +87,4 @@ func redisSession(ctx context.Context, e *env, addr string, tlsConfig *tls.Confi
 	}
 	e.step("PING, SET %s, GET: one outbound socket to %s, %s", key, addr, how)
 	return nil
-}
-
-// respStandIn is just enough of Redis for go-redis's PING, SET, GET and DEL:
-// RESP2, HELLO refused (so go-redis falls back from RESP3, as with Redis
-// before 6), CLIENT answered +OK. Expiry is not enforced.
-type respStandIn struct {
-	mu sync.Mutex
-	kv map[string]string
-}
-
-func (f *respStandIn) serve(c net.Conn) {
-	r, w := bufio.NewReader(c), bufio.NewWriter(c)
-	for {
-		args, err := readRESP(r)
-		if err != nil {
-			return
-		}
-		f.mu.Lock()
-		switch cmd := strings.ToUpper(args[0]); {
-		case cmd == "PING":
-			w.WriteString("+PONG\r\n")
-		case cmd == "CLIENT":
-			w.WriteString("+OK\r\n")
-		case cmd == "SET" && len(args) >= 3:
-			f.kv[args[1]] = args[2]
-			w.WriteString("+OK\r\n")
-		case cmd == "GET" && len(args) == 2:
-			if v, ok := f.kv[args[1]]; ok {
-				fmt.Fprintf(w, "$%d\r\n%s\r\n", len(v), v)
-			} else {
-				w.WriteString("$-1\r\n")
-			}
-		case cmd == "DEL":
-			n := 0
-			for _, k := range args[1:] {
-				if _, ok := f.kv[k]; ok {
-					delete(f.kv, k)
-					n++
-				}
-			}
-			fmt.Fprintf(w, ":%d\r\n", n)
-		default:
-			fmt.Fprintf(w, "-ERR unknown command '%s'\r\n", args[0])
-		}
-		f.mu.Unlock()
-		if r.Buffered() == 0 && w.Flush() != nil { // one write per pipeline
-			return
-		}
-	}
-}
-
-// readRESP reads one command, a RESP array of bulk strings.
-func readRESP(r *bufio.Reader) ([]string, error) {
-	n, err := readRESPLength(r, '*')
-	if err != nil || n < 1 {
-		return nil, fmt.Errorf("bad array: %v", err)
-	}
-	args := make([]string, n)
-	for i := range args {
-		size, err := readRESPLength(r, '$')
-		if err != nil {
-			return nil, err
-		}
-		b := make([]byte, size+2)
-		if _, err := io.ReadFull(r, b); err != nil {
-			return nil, err
-		}
-		args[i] = string(b[:size])
-	}
-	return args, nil
-}
-
-func readRESPLength(r *bufio.Reader, prefix byte) (int, error) {
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return 0, err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if len(line) < 2 || line[0] != prefix {
-		return 0, fmt.Errorf("want %q, got %q", prefix, line)
-	}
-	n, err := strconv.Atoi(line[1:])
-	if err != nil || n < 0 || n > 1<<20 {
-		return 0, fmt.Errorf("bad length %q", line)
-	}
-	return n, nil
 }

@@ -113,18 +113,6 @@ func FuzzIRCFields(f *testing.F) {
 	})
 }
 
-func FuzzReadRESP(f *testing.F) {
-	for _, s := range []string{"*1\r\n$4\r\nPING\r\n", "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "*0\r\n", "$-1\r\n", "*1\r\n$-5\r\n"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		args, err := readRESP(bufio.NewReader(strings.NewReader(in)))
-		if err == nil && len(args) == 0 {
-			t.Fatalf("readRESP(%q) accepted an empty command", in)
-		}
-	})
-}
-
 // TestIRCSessionFailures checks that the IRC client reports what a server
 // refuses, instead of passing or hanging.
 func TestIRCSessionFailures(t *testing.T) {

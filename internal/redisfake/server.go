@@ -1,4 +1,4 @@
-package main
+package redisfake
 
 import (
 	"bufio"
@@ -10,17 +10,21 @@ import (
 	"sync"
 )
 
-// fakeRedis is just enough of a Redis server for this example: RESP2 with
-// PING, SET (with EX), GET, INCR, DEL, and +OK for CLIENT (go-redis sends
+// Server is just enough of a Redis server for go-redis: RESP2 with PING,
+// ECHO, SET (with EX), GET, INCR, DEL, and +OK for CLIENT (go-redis sends
 // CLIENT SETINFO). It refuses HELLO, which makes go-redis fall back from
 // RESP3 to RESP2, as it does with Redis before 6. Expiry is not enforced.
-type fakeRedis struct {
+// Its methods are safe for concurrent use.
+type Server struct {
 	mu sync.Mutex
 	kv map[string]string
 }
 
-// serve answers the commands of one connection until it closes.
-func (f *fakeRedis) serve(c net.Conn) {
+// New returns an empty Server.
+func New() *Server { return &Server{kv: map[string]string{}} }
+
+// Serve answers the commands of one connection until it closes.
+func (f *Server) Serve(c net.Conn) {
 	r := bufio.NewReader(c)
 	w := bufio.NewWriter(c)
 	for {
@@ -37,12 +41,14 @@ func (f *fakeRedis) serve(c net.Conn) {
 	}
 }
 
-func (f *fakeRedis) do(w *bufio.Writer, args []string) {
+func (f *Server) do(w *bufio.Writer, args []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch cmd := strings.ToUpper(args[0]); {
 	case cmd == "PING" && len(args) == 1:
 		w.WriteString("+PONG\r\n")
+	case cmd == "ECHO" && len(args) == 2:
+		fmt.Fprintf(w, "$%d\r\n%s\r\n", len(args[1]), args[1])
 	case cmd == "SET" && (len(args) == 3 || len(args) == 5 && strings.EqualFold(args[3], "ex")):
 		f.kv[args[1]] = args[2]
 		w.WriteString("+OK\r\n")
