@@ -5,7 +5,11 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestServe(t *testing.T) {
 	c, s := net.Pipe()
