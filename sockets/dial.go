@@ -47,6 +47,11 @@ func checkConnect(ctx context.Context, o *Options, a Address) error {
 			return errorf(ErrInvalidOptions, "choosing the egress proxy: "+err.Error())
 		}
 	}
+	if p == defaultPolicy && sc == nil && via == nil && a.Port != 25 {
+		// The default policy allows all but port 25 and records nothing:
+		// no decision to make, nothing to track.
+		return nil
+	}
 	proxied := via != nil || o.Dial != nil
 	if p.cfg.RequireScope && sc == nil {
 		d := Decision{Host: a.Hostname, Port: a.Port, rule: -1, Reason: ReasonRequireScope}

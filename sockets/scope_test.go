@@ -340,3 +340,39 @@ func TestScopeFromContext(t *testing.T) {
 		t.Fatal("nil scope name")
 	}
 }
+
+// A scope that ends while Connect is putting a socket in it must not race
+// with the connect attempt being set up (run with -race).
+func TestConnectScopeClosedDuringConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for range 300 {
+		sc := sockets.NewScope(context.Background(), nil)
+		ctx := sockets.WithScope(context.Background(), sc)
+		var wg sync.WaitGroup
+		wg.Go(func() { sc.Close() })
+		s, err := sockets.Connect(ctx, ln.Addr().String(), nil)
+		wg.Wait()
+		if err == nil {
+			s.Opened(context.Background())
+			s.Close()
+			select {
+			case <-s.Closed():
+			case <-time.After(5 * time.Second):
+				t.Fatal("a socket of an ended scope did not close")
+			}
+		}
+	}
+}

@@ -40,36 +40,54 @@ const (
 // Read, Write and the other I/O methods wait for it to open (honouring
 // deadlines and Close) and fail with the connect error if it does not.
 // All methods are safe for concurrent use.
+//
+// An open, idle Socket costs no goroutine and, beyond the connection it
+// wraps, one allocation of this struct and one of its Closed channel: what
+// only a pending socket needs lives in a pending struct dropped once the
+// connect attempt has finished.
 type Socket struct {
-	addr   Address // normalized
-	given  string  // the address as the caller wrote it, for errors
-	opts   Options
-	secure SecureTransport
+	addr  Address // normalized
+	given string  // the address as the caller wrote it, for errors
+	opts  Options // opts.SecureTransport is the socket's transport
 
-	ready  chan struct{} // closed once the connect attempt has finished
 	closed chan struct{} // closed once the socket has ended
 
-	opened atomic.Bool   // conn, raw and info are set
+	opened atomic.Bool   // conn and raw are set
 	flags  atomic.Uint32 // fClosed, ...
 
 	// Set once before opened is stored, then read-only.
 	conn    net.Conn // what Read and Write use: raw or tlsConn
 	raw     net.Conn // the transport
 	tlsConn *tls.Conn
-	info    SocketInfo
 
 	rmu sync.Mutex // held during a read; StartTLS takes it to drain readers
 	wmu sync.Mutex // held during a write
 
-	mu         sync.Mutex
-	connErr    error // why the connect attempt failed
-	err        error // why the socket ended, nil for a clean ending
-	cancelDial context.CancelFunc
-	rdl, wdl   pendingDeadline
-	rd, wd     time.Time    // deadlines set while pending
-	wdl64      atomic.Int64 // the write deadline (UnixNano, 0 for none), for TLS writes
-	tt         *tlsTransport
-	onClose    []func()
+	mu      sync.Mutex
+	pend    *pending     // while the connect attempt runs; nil once it has finished
+	connErr error        // why the connect attempt failed
+	err     error        // why the socket ended, nil for a clean ending
+	wdl64   atomic.Int64 // the write deadline (UnixNano, 0 for none), for TLS writes
+	tt      *tlsTransport
+	onClose []func()
+}
+
+// pending is what a socket needs only while its connect attempt runs. The
+// socket drops it when the attempt finishes; a waiter that took it before
+// then still sees ready close.
+type pending struct {
+	ready    chan struct{} // closed once the connect attempt has finished
+	cancel   context.CancelFunc
+	rdl, wdl pendingDeadline
+	rd, wd   time.Time // deadlines set while pending
+}
+
+// pending returns the socket's pending state, or nil once the connect
+// attempt has finished.
+func (s *Socket) pending() *pending {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pend
 }
 
 var (
@@ -130,18 +148,24 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 	if err := checkConnect(ctx, &o, a); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
 	}
-	s := newSocket(a, given, o, o.SecureTransport)
+	s := newSocket(a, given, o)
 	if err := s.admit(); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
 	}
 	dctx, cancel := context.WithCancel(ctx)
-	s.cancelDial = cancel
+	s.mu.Lock() // admit may have put s in a scope, which can close it
+	s.pend.cancel = cancel
+	closed := s.flags.Load()&fClosed != 0
+	s.mu.Unlock()
+	if closed {
+		cancel() // the scope ended already: the attempt fails at once
+	}
 	attempt := func(ctx context.Context) (net.Conn, *tls.Conn, error) {
 		raw, err := dial(ctx, &s.opts, a)
 		if err != nil {
 			return nil, nil, err
 		}
-		if s.secure != SecureTransportOn {
+		if s.opts.SecureTransport != SecureTransportOn {
 			return raw, nil, nil
 		}
 		tc := s.tlsClient(raw, tlsConfig(s.opts.TLSConfig, a.Hostname))
@@ -152,7 +176,7 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		return raw, tc, nil
 	}
 	if !wait {
-		go s.open(dctx, cancel, attempt)
+		go s.openAsync(dctx, cancel, attempt)
 		return s, nil
 	}
 	s.open(dctx, cancel, attempt)
@@ -172,16 +196,39 @@ func (s *Socket) tlsClient(raw net.Conn, cfg *tls.Config) *tls.Conn {
 	return tls.Client(s.tt, cfg)
 }
 
-func newSocket(a Address, given string, o Options, secure SecureTransport) *Socket {
+func newSocket(a Address, given string, o Options) *Socket {
 	return &Socket{
 		addr:   a,
 		given:  given,
 		opts:   o,
-		secure: secure,
-		ready:  make(chan struct{}),
 		closed: make(chan struct{}),
+		pend:   &pending{ready: make(chan struct{})},
 	}
 }
+
+// openAsync is open as the goroutine Connect starts. A new goroutine's
+// stack is small, and the dial path is deep enough that the runtime would
+// grow it two or three times, copying every frame each time (a large part
+// of Connect's cost over net.Dialer's); growStack grows it once while it
+// is still shallow.
+func (s *Socket) openAsync(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error)) {
+	growStack()
+	s.open(ctx, cancel, attempt)
+}
+
+// growStack puts a growStackBytes frame on the stack, so that the runtime
+// grows a shallow goroutine stack to fit a dial in one step.
+//
+//go:noinline
+func growStack() {
+	var buf [growStackBytes]byte
+	keepFrame(buf[:])
+}
+
+const growStackBytes = 6 << 10
+
+//go:noinline
+func keepFrame([]byte) {}
 
 // open runs the connect attempt and publishes its result. It is the only
 // goroutine a socket has, and it ends when the socket is open or failed.
@@ -189,14 +236,15 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 	raw, tc, err := attempt(ctx)
 	cancel()
 	s.mu.Lock()
-	s.cancelDial = nil
+	p := s.pend
+	s.pend = nil
 	if err != nil {
 		if s.flags.Load()&fClosed != 0 && ctx.Err() != nil {
 			err = ErrClosed // Close during the attempt cancelled it
 		}
 		s.connErr = &SocketError{Op: "connect", Addr: s.given, Err: err}
 		s.mu.Unlock()
-		close(s.ready)
+		close(p.ready)
 		s.end(s.connErr, 0)
 		return
 	}
@@ -204,29 +252,26 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 	if tc != nil {
 		c = tc
 		s.tlsConn = tc
-		s.info.ALPN = tc.ConnectionState().NegotiatedProtocol
 	}
 	s.conn, s.raw = c, raw
-	s.info.RemoteAddress = addrString(raw.RemoteAddr())
-	s.info.LocalAddress = addrString(raw.LocalAddr())
 	if s.flags.Load()&(fClosed|fUpgraded) == fClosed {
 		// Closed while the attempt ran: nothing will use the connection.
 		s.mu.Unlock()
 		c.Close()
-		close(s.ready)
+		close(p.ready)
 		return
 	}
-	if !s.rd.IsZero() {
-		c.SetReadDeadline(s.rd)
+	if !p.rd.IsZero() {
+		c.SetReadDeadline(p.rd)
 	}
-	if !s.wd.IsZero() {
-		c.SetWriteDeadline(s.wd)
+	if !p.wd.IsZero() {
+		c.SetWriteDeadline(p.wd)
 	}
-	s.rdl.stop()
-	s.wdl.stop()
+	p.rdl.stop()
+	p.wdl.stop()
 	s.opened.Store(true)
 	s.mu.Unlock()
-	close(s.ready)
+	close(p.ready)
 }
 
 func addrString(a net.Addr) string {
@@ -247,7 +292,10 @@ func (s *Socket) end(cause error, flag uint32) {
 	}
 	s.flags.Store(f | fClosed | flag)
 	s.err = cause
-	cancel := s.cancelDial
+	var cancel context.CancelFunc
+	if s.pend != nil {
+		cancel = s.pend.cancel
+	}
 	var c net.Conn
 	if s.opened.Load() && flag&fUpgraded == 0 {
 		c = s.conn
@@ -285,15 +333,17 @@ func (s *Socket) waitOpen(write bool) error {
 	if s.opened.Load() {
 		return nil
 	}
-	d := &s.rdl
-	if write {
-		d = &s.wdl
-	}
-	select {
-	case <-s.ready:
-	case <-s.closed:
-	case <-d.wait():
-		return os.ErrDeadlineExceeded
+	if p := s.pending(); p != nil {
+		d := &p.rdl
+		if write {
+			d = &p.wdl
+		}
+		select {
+		case <-p.ready:
+		case <-s.closed:
+		case <-d.wait():
+			return os.ErrDeadlineExceeded
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -311,16 +361,18 @@ func (s *Socket) waitOpen(write bool) error {
 // the TLS handshake too, so certificate errors surface here. ctx bounds only
 // this wait. If the connect attempt failed, Opened returns its error.
 func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
-	select {
-	case <-s.ready:
-	case <-s.closed:
+	if p := s.pending(); p != nil {
 		select {
-		case <-s.ready:
-		default:
-			return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ErrClosed}
+		case <-p.ready:
+		case <-s.closed:
+			select {
+			case <-p.ready:
+			default:
+				return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ErrClosed}
+			}
+		case <-ctx.Done():
+			return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ctx.Err()}
 		}
-	case <-ctx.Done():
-		return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ctx.Err()}
 	}
 	if err := s.waitOpen(false); err != nil {
 		if se, ok := err.(*SocketError); ok {
@@ -328,7 +380,14 @@ func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
 		}
 		return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: err}
 	}
-	return s.info, nil
+	info := SocketInfo{
+		RemoteAddress: addrString(s.raw.RemoteAddr()),
+		LocalAddress:  addrString(s.raw.LocalAddr()),
+	}
+	if s.tlsConn != nil {
+		info.ALPN = s.tlsConn.ConnectionState().NegotiatedProtocol
+	}
+	return info, nil
 }
 
 // Closed returns a channel that is closed when the socket has ended: by
@@ -350,7 +409,7 @@ func (s *Socket) Upgraded() bool { return s.flags.Load()&fUpgraded != 0 }
 
 // SecureTransport reports the socket's transport: "off", "on" or "starttls".
 // A socket returned by StartTLS reports "on".
-func (s *Socket) SecureTransport() SecureTransport { return s.secure }
+func (s *Socket) SecureTransport() SecureTransport { return s.opts.SecureTransport }
 
 // Address returns the address the socket was opened to (brackets removed,
 // hostname lower-cased).
@@ -672,13 +731,15 @@ func (s *Socket) setDeadline(t time.Time, write bool) error {
 			return nil
 		}
 		return s.conn.SetReadDeadline(t)
+	case s.pend == nil:
+		// The connect attempt has just failed; I/O fails with its error.
 	case write:
-		s.wd = t
+		s.pend.wd = t
 		s.storeWriteDeadline(t)
-		s.wdl.set(t)
+		s.pend.wdl.set(t)
 	default:
-		s.rd = t
-		s.rdl.set(t)
+		s.pend.rd = t
+		s.pend.rdl.set(t)
 	}
 	return nil
 }

@@ -45,15 +45,15 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	s.mu.Lock()
 	f := s.flags.Load()
 	switch {
-	case s.secure == SecureTransportOn:
+	case s.opts.SecureTransport == SecureTransportOn:
 		s.mu.Unlock()
 		return fail(errorf(ErrStartTLS, "the socket already uses TLS"))
 	case f&fClosed != 0 && f&fUpgraded == 0:
 		s.mu.Unlock()
 		return fail(&detailError{kind: ErrClosed, msg: "cannot upgrade a closed socket"})
-	case s.secure != SecureTransportStartTLS:
+	case s.opts.SecureTransport != SecureTransportStartTLS:
 		s.mu.Unlock()
-		return fail(errorf(ErrStartTLS, "the socket was opened with SecureTransport "+quote(string(s.secure))+"; connect with SecureTransport \"starttls\" to upgrade it later"))
+		return fail(errorf(ErrStartTLS, "the socket was opened with SecureTransport "+quote(string(s.opts.SecureTransport))+"; connect with SecureTransport \"starttls\" to upgrade it later"))
 	case f&fUpgraded != 0:
 		s.mu.Unlock()
 		return fail(errorf(ErrStartTLS, "StartTLS was already called on this socket; use the socket it returned"))
@@ -75,9 +75,9 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	o := s.opts
 	o.SecureTransport = SecureTransportOn
 	o.TLSConfig = cfg
-	ns := newSocket(s.addr, s.given, o, SecureTransportOn)
+	ns := newSocket(s.addr, s.given, o)
 	ctx, cancel := context.WithCancel(context.Background())
-	ns.cancelDial = cancel
+	ns.pend.cancel = cancel
 	s.handOff(ns)
 	s.end(nil, fUpgraded)
 	// Interrupt a read or write in progress: they see fUpgraded and fail.
@@ -86,7 +86,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		s.conn.SetDeadline(aLongTimeAgo)
 	}
 	s.mu.Unlock()
-	go ns.open(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
+	go ns.openAsync(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
 		raw, err := s.handOver(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -105,21 +105,19 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 // and writers, refuses plaintext already waiting, and returns the transport
 // for the TLS client.
 func (s *Socket) handOver(ctx context.Context) (net.Conn, error) {
-	select {
-	case <-s.ready:
-	case <-ctx.Done():
-		// The new socket was closed while the old one was still connecting:
-		// stop that attempt and close what it produced.
-		s.mu.Lock()
-		if c := s.cancelDial; c != nil {
-			c()
+	if p := s.pending(); p != nil {
+		select {
+		case <-p.ready:
+		case <-ctx.Done():
+			// The new socket was closed while the old one was still
+			// connecting: stop that attempt and close what it produced.
+			p.cancel()
+			<-p.ready
+			if s.opened.Load() {
+				s.raw.Close()
+			}
+			return nil, ctx.Err()
 		}
-		s.mu.Unlock()
-		<-s.ready
-		if s.opened.Load() {
-			s.raw.Close()
-		}
-		return nil, ctx.Err()
 	}
 	if s.connErr != nil {
 		return nil, s.connErr.(*SocketError).Err
