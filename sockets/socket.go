@@ -78,6 +78,8 @@ type Socket struct {
 type pending struct {
 	ready    chan struct{} // closed once the connect attempt has finished
 	cancel   context.CancelFunc
+	run      func()      // the connect attempt, for whoever claims it first
+	claimed  atomic.Bool // the attempt has been taken by its goroutine or by a waiter
 	rdl, wdl pendingDeadline
 	rd, wd   time.Time // deadlines set while pending
 }
@@ -106,7 +108,10 @@ var (
 // Opened, on I/O and on [Socket.Err].
 //
 // ctx bounds the connect attempt (dial and TLS handshake), not the socket's
-// life: cancelling ctx after the socket opened has no effect. A nil opts
+// life: cancelling ctx after the socket opened has no effect. The attempt
+// runs in a goroutine of its own, unless a Read or Write with no deadline
+// set gets to it first and runs it in its own goroutine (saving a hand-off);
+// a deadline set during such an attempt applies once it ends. A nil opts
 // means the defaults; opts and its TLSConfig are copied, never modified.
 func Connect(ctx context.Context, address string, opts *Options) (*Socket, error) {
 	a, err := ParseAddress(address)
@@ -176,7 +181,14 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		return raw, tc, nil
 	}
 	if !wait {
-		go s.openAsync(dctx, cancel, attempt)
+		p := s.pend
+		p.run = func() { s.open(dctx, cancel, attempt) }
+		go func() {
+			if p.claimed.CompareAndSwap(false, true) {
+				growStack()
+				p.run()
+			}
+		}()
 		return s, nil
 	}
 	s.open(dctx, cancel, attempt)
@@ -333,7 +345,20 @@ func (s *Socket) waitOpen(write bool) error {
 	if s.opened.Load() {
 		return nil
 	}
-	if p := s.pending(); p != nil {
+	s.mu.Lock()
+	p := s.pend
+	// A waiter with no deadline that gets here before the goroutine Connect
+	// started has run runs the attempt itself, as net.Dialer would: no
+	// hand-off between goroutines. The cost: a deadline set by another
+	// goroutine while it runs takes effect only once the attempt ends
+	// (Close and the Connect context still bound it).
+	inline := p != nil && p.run != nil && p.rd.IsZero() && p.wd.IsZero()
+	s.mu.Unlock()
+	if inline && p.claimed.CompareAndSwap(false, true) {
+		p.run()
+		p = nil
+	}
+	if p != nil {
 		d := &p.rdl
 		if write {
 			d = &p.wdl
