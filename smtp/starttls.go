@@ -21,9 +21,9 @@ import (
 // [sockets.Socket.StartTLS], and hands the secure socket to a go-smtp
 // client, which says EHLO again over TLS.
 //
-// The reply to STARTTLS is read one byte at a time, so nothing the server
-// sent after it is consumed in plaintext: bytes that arrive after the reply
-// and before the handshake (a STARTTLS injection) make the upgrade fail with
+// Nothing the server sent after its reply to STARTTLS is handed on as if it
+// were secure: bytes that arrive with the reply or after it, before the
+// handshake (a STARTTLS injection), make the upgrade fail with
 // [sockets.ErrPlaintextInjection], as do bytes the server sends unasked
 // after its EHLO reply.
 //
@@ -59,8 +59,7 @@ func dialSocketStartTLS(ctx context.Context, addr string, o *Options) (*gosmtp.C
 		return nil, false, w.fail(ctx, op, addr, err)
 	}
 
-	lr := &limitedReader{r: sock}
-	br := bufio.NewReaderSize(lr, 512)
+	br := bufio.NewReaderSize(sock, 512)
 	tp := textproto.NewReader(br)
 	if _, _, err := tp.ReadResponse(220); err != nil {
 		return fail("greeting", smtpErr(err))
@@ -98,17 +97,17 @@ func dialSocketStartTLS(ctx context.Context, addr string, o *Options) (*gosmtp.C
 		return c, false, nil
 	}
 
-	// From here on read one byte at a time: the upgrade point is the end of
-	// the 220 reply, and the socket must still hold whatever follows it.
-	lr.one = true
+	// The upgrade point is the end of the 220 reply. Bytes that came with
+	// it are in br's buffer: refuse them. Bytes that come after it are left
+	// in the socket, where StartTLS refuses them (ErrPlaintextInjection).
 	if _, err := io.WriteString(sock, "STARTTLS\r\n"); err != nil {
 		return fail("STARTTLS", err)
 	}
 	if _, _, err := tp.ReadResponse(220); err != nil {
 		return fail("STARTTLS", smtpErr(err))
 	}
-	if br.Buffered() > 0 { // cannot happen with one-byte reads; refuse all the same
-		return fail("STARTTLS", sockets.ErrPlaintextInjection)
+	if n := br.Buffered(); n > 0 {
+		return fail("STARTTLS", errorf(sockets.ErrPlaintextInjection, "the server sent "+strconv.Itoa(n)+" bytes after its 220 reply to STARTTLS, before the TLS handshake; refusing them"))
 	}
 	tsock, err := sock.StartTLS(nil)
 	if err != nil {
@@ -129,20 +128,6 @@ func dialSocketStartTLS(ctx context.Context, addr string, o *Options) (*gosmtp.C
 		return nil, false, err
 	}
 	return c, true, nil
-}
-
-// limitedReader reads at most one byte per Read once one is set, so a
-// bufio.Reader over it never reads past the line it is asked for.
-type limitedReader struct {
-	r   io.Reader
-	one bool
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.one && len(p) > 1 {
-		p = p[:1]
-	}
-	return l.r.Read(p)
 }
 
 // greetedConn is a connection whose Reads first return a greeting generated
