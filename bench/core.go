@@ -286,18 +286,14 @@ func init() {
 }
 
 // dialPlain opens a plain connection: a *net.TCPConn from a net.Dialer
-// (raw), or a *sockets.Socket that has opened (outbound).
+// (raw), or a *sockets.Socket from sockets.Dial, open (outbound).
 func dialPlain(ctx context.Context, addr string, outbound bool) (net.Conn, error) {
 	if !outbound {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	s, err := sockets.Connect(ctx, addr, nil)
+	s, err := sockets.Dial(ctx, addr, nil)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Opened(ctx); err != nil {
-		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -319,12 +315,8 @@ func dialTLS(ctx context.Context, addr string, cfg *tls.Config, outbound bool) (
 		}
 		return tc, nil
 	}
-	s, err := sockets.Connect(ctx, addr, &sockets.Options{SecureTransport: sockets.SecureTransportOn, TLSConfig: cfg})
+	s, err := sockets.Dial(ctx, addr, &sockets.Options{SecureTransport: sockets.SecureTransportOn, TLSConfig: cfg})
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Opened(ctx); err != nil {
-		s.Close()
 		return nil, err
 	}
 	return s, nil

@@ -12,24 +12,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/outboundhq/outbound/internal/exampletest"
 	"github.com/outboundhq/outbound/internal/testenv"
 	"github.com/outboundhq/outbound/sockets"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func matchLines(t *testing.T, out string, want []string) {
-	t.Helper()
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(want) {
-		t.Fatalf("output has %d lines, want %d:\n%s", len(lines), len(want), out)
-	}
-	for i, w := range want {
-		if !regexp.MustCompile(w).MatchString(lines[i]) {
-			t.Errorf("line %d = %q, want match for %s", i+1, lines[i], w)
-		}
-	}
-}
 
 // transferLines are the lines every successful run ends with.
 func transferLines(name string) []string {
@@ -48,7 +36,7 @@ func TestRunInProcess(t *testing.T) {
 	if err := run(context.Background(), nil, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	matchLines(t, out.String(), append([]string{
+	exampletest.MatchLines(t, out.String(), append([]string{
 		`^in-process FTP server \(AUTH TLS required, PROT P\) on 127\.0\.0\.1:\d+, user alice$`,
 		`^logged in to 127\.0\.0\.1:\d+ as alice over AUTH TLS$`,
 	}, transferLines("outbound-example.bin")...))
@@ -65,7 +53,7 @@ func TestRunRealServer(t *testing.T) {
 	if err := run(context.Background(), []string{"-addr", addr, "-user", user, "-ca", ca, "-remote", remote}, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	matchLines(t, out.String(), append([]string{
+	exampletest.MatchLines(t, out.String(), append([]string{
 		`^logged in to ` + regexp.QuoteMeta(addr) + ` as ` + user + ` over AUTH TLS$`,
 	}, transferLines(remote)...))
 }

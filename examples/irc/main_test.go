@@ -14,24 +14,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/outboundhq/outbound/internal/exampletest"
 	"github.com/outboundhq/outbound/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // matchLines checks that out has exactly the lines of want, each a regexp.
-func matchLines(t *testing.T, out string, want []string) {
-	t.Helper()
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(want) {
-		t.Fatalf("output has %d lines, want %d:\n%s", len(lines), len(want), out)
-	}
-	for i, w := range want {
-		if !regexp.MustCompile(w).MatchString(lines[i]) {
-			t.Errorf("line %d = %q, want match for %s", i+1, lines[i], w)
-		}
-	}
-}
 
 func TestRunInProcess(t *testing.T) {
 	for _, tls := range []bool{false, true} {
@@ -44,7 +33,7 @@ func TestRunInProcess(t *testing.T) {
 			if err := run(context.Background(), args, &out); err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
 			}
-			matchLines(t, out.String(), []string{
+			exampletest.MatchLines(t, out.String(), []string{
 				`^in-process IRC server on 127\.0\.0\.1:\d+ \(TLS ` + strconv.FormatBool(tls) + `\)$`,
 				`^bob registered and joined #outbound$`,
 				`^alice registered and joined #outbound$`,
@@ -94,7 +83,7 @@ func TestRunRealServer(t *testing.T) {
 	// Nicknames may carry underscores if alice or bob are taken; whether
 	// the server PINGs during registration depends on the server.
 	got := regexp.MustCompile(`(?m)^answered \d+ PING from the server with PONG\n`).ReplaceAllString(out.String(), "")
-	matchLines(t, got, []string{
+	exampletest.MatchLines(t, got, []string{
 		`^bob_* registered and joined ` + channel + `$`,
 		`^alice_* registered and joined ` + channel + `$`,
 		`^alice sent PING, the server answered PONG$`,

@@ -3,30 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/outboundhq/outbound/internal/exampletest"
 	"github.com/outboundhq/outbound/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func matchLines(t *testing.T, out string, want []string) {
-	t.Helper()
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(want) {
-		t.Fatalf("output has %d lines, want %d:\n%s", len(lines), len(want), out)
-	}
-	for i, w := range want {
-		if !regexp.MustCompile(w).MatchString(lines[i]) {
-			t.Errorf("line %d = %q, want match for %s", i+1, lines[i], w)
-		}
-	}
-}
 
 func resultLines(db string) []string {
 	return []string{
@@ -43,7 +30,7 @@ func TestRunInProcess(t *testing.T) {
 	if err := run(context.Background(), nil, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	matchLines(t, out.String(), append([]string{
+	exampletest.MatchLines(t, out.String(), append([]string{
 		`^in-process MongoDB stand-in \(OP_MSG: hello, ping, insert, find, drop\) on 127\.0\.0\.1:\d+$`,
 	}, resultLines("outbound_example")...))
 }
@@ -61,7 +48,7 @@ func TestRunRealServer(t *testing.T) {
 	if err := run(context.Background(), []string{"-uri", uri, "-db", db}, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	matchLines(t, out.String(), resultLines(db))
+	exampletest.MatchLines(t, out.String(), resultLines(db))
 }
 
 func TestRunPolicyRefusal(t *testing.T) {

@@ -15,25 +15,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/outboundhq/outbound/internal/exampletest"
 	"github.com/outboundhq/outbound/internal/testenv"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func matchLines(t *testing.T, out string, want []string) {
-	t.Helper()
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(want) {
-		t.Fatalf("output has %d lines, want %d:\n%s", len(lines), len(want), out)
-	}
-	for i, w := range want {
-		if !regexp.MustCompile(w).MatchString(lines[i]) {
-			t.Errorf("line %d = %q, want match for %s", i+1, lines[i], w)
-		}
-	}
-}
 
 func commandLines(prefix string) []string {
 	p := regexp.QuoteMeta(prefix)
@@ -51,7 +39,7 @@ func TestRunInProcess(t *testing.T) {
 	}
 	want := append([]string{`^in-process Redis \(a RESP subset, over TLS\) on 127\.0\.0\.1:\d+$`}, commandLines("outbound:example:")...)
 	want = append(want, `^pool: [12] outbound socket\(s\) to 127\.0\.0\.1:\d+, TLS by the socket \(TLS 1\.3\)$`)
-	matchLines(t, out.String(), want)
+	exampletest.MatchLines(t, out.String(), want)
 }
 
 // Against the real Redis: plain, and TLS by the socket through an
@@ -97,7 +85,7 @@ func TestRunRealServer(t *testing.T) {
 			if err := run(context.Background(), tt.args, &out); err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
 			}
-			matchLines(t, out.String(), append(commandLines(prefix), tt.pool))
+			exampletest.MatchLines(t, out.String(), append(commandLines(prefix), tt.pool))
 		})
 	}
 }

@@ -18,31 +18,19 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/outboundhq/outbound/internal/exampletest"
 	"github.com/outboundhq/outbound/internal/testenv"
 	"github.com/outboundhq/outbound/sockets"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func matchLines(t *testing.T, out string, want []string) {
-	t.Helper()
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(want) {
-		t.Fatalf("output has %d lines, want %d:\n%s", len(lines), len(want), out)
-	}
-	for i, w := range want {
-		if !regexp.MustCompile(w).MatchString(lines[i]) {
-			t.Errorf("line %d = %q, want match for %s", i+1, lines[i], w)
-		}
-	}
-}
-
 func TestRunInProcess(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), nil, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	matchLines(t, out.String(), []string{
+	exampletest.MatchLines(t, out.String(), []string{
 		`^in-process SSH server on 127\.0\.0\.1:\d+, user alice with a new ed25519 key$`,
 		`^logged in to 127\.0\.0\.1:\d+ as alice \(server SSH-2\.0-Go\)$`,
 		`^\$ whoami$`,
@@ -65,7 +53,7 @@ func TestRunRealServer(t *testing.T) {
 	if err := run(context.Background(), args, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	matchLines(t, out.String(), []string{
+	exampletest.MatchLines(t, out.String(), []string{
 		`^logged in to ` + regexp.QuoteMeta(addr) + ` as ` + user + ` \(server SSH-2\.0-OpenSSH_.*\)$`,
 		`^\$ echo \$\(\(6\*7\)\) from \$\(whoami\)$`,
 		`^42 from ` + user + `$`,
