@@ -181,14 +181,7 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		return raw, tc, nil
 	}
 	if !wait {
-		p := s.pend
-		p.run = func() { s.open(dctx, cancel, attempt) }
-		go func() {
-			if p.claimed.CompareAndSwap(false, true) {
-				growStack()
-				p.run()
-			}
-		}()
+		s.start(dctx, cancel, attempt)
 		return s, nil
 	}
 	s.open(dctx, cancel, attempt)
@@ -218,14 +211,21 @@ func newSocket(a Address, given string, o Options) *Socket {
 	}
 }
 
-// openAsync is open as the goroutine Connect starts. A new goroutine's
-// stack is small, and the dial path is deep enough that the runtime would
-// grow it two or three times, copying every frame each time (a large part
-// of Connect's cost over net.Dialer's); growStack grows it once while it
-// is still shallow.
-func (s *Socket) openAsync(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error)) {
-	growStack()
-	s.open(ctx, cancel, attempt)
+// start runs the connect attempt behind a pending socket: in a goroutine
+// of its own, unless a waiter claims it first (see waitOpen). A new
+// goroutine's stack is small, and the dial path is deep enough that the
+// runtime would grow it two or three times, copying every frame each time
+// (a large part of Connect's cost over net.Dialer's); growStack grows it
+// once while it is still shallow.
+func (s *Socket) start(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error)) {
+	p := s.pend
+	p.run = func() { s.open(ctx, cancel, attempt) }
+	go func() {
+		if p.claimed.CompareAndSwap(false, true) {
+			growStack()
+			p.run()
+		}
+	}()
 }
 
 // growStack puts a growStackBytes frame on the stack, so that the runtime

@@ -86,7 +86,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		s.conn.SetDeadline(aLongTimeAgo)
 	}
 	s.mu.Unlock()
-	go ns.openAsync(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
+	ns.start(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
 		raw, err := s.handOver(ctx)
 		if err != nil {
 			return nil, nil, err
