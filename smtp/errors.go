@@ -42,6 +42,7 @@ type Error struct {
 	Err  error  // the cause; never nil
 }
 
+// Error says which step failed against which server, and why.
 func (e *Error) Error() string {
 	return "smtp " + e.Addr + ": " + e.Op + ": " + e.Err.Error()
 }

@@ -44,6 +44,7 @@ type SocketError struct {
 	Err  error  // the cause; never nil
 }
 
+// Error says "sockets: <op> <address>: <cause>".
 func (e *SocketError) Error() string {
 	var b strings.Builder
 	b.WriteString("sockets: ")

@@ -47,6 +47,7 @@ type ProxyError struct {
 	Msg    string // the proxy's reason
 }
 
+// Error says which proxy refused or failed, and why.
 func (e *ProxyError) Error() string {
 	var b strings.Builder
 	b.WriteString("proxy " + e.Proxy + " refused the connection to " + e.Target + ": " + e.Msg)
