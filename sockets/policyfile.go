@@ -22,7 +22,7 @@ type PolicyFileError struct {
 	Msg  string // what is wrong and what to write instead
 }
 
-// Error says "<file>:<line>: <what is wrong>".
+// Error names the policy file, the line and what is wrong.
 func (e *PolicyFileError) Error() string {
 	var b strings.Builder
 	b.WriteString("policy file ")
