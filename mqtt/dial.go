@@ -91,10 +91,7 @@ func (o *Options) connect(ctx context.Context, broker *url.URL, clientTLS *tls.C
 		o.OnSocketOpened(s)
 	}
 	if h := o.OnSocketClosed; h != nil {
-		go func() {
-			<-s.Closed()
-			h(s, s.Err())
-		}()
+		s.AfterClose(func() { h(s, s.Err()) })
 	}
 	return s, nil
 }

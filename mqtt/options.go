@@ -29,8 +29,9 @@ type Options struct {
 	// nil for a clean ending (the client's Close, the broker's EOF), the cause
 	// otherwise (a connection reset, a TLS error). Together with the MQTT
 	// client's own connection-lost callback it tells why a connection was lost
-	// before a reconnect. Each socket with this hook set has one goroutine
-	// that waits for its end; the hook runs on it.
+	// before a reconnect. It runs on the goroutine that ended the socket
+	// ([sockets.Socket.AfterClose]; no goroutine waits for it), so it must
+	// not block.
 	OnSocketClosed func(s *sockets.Socket, err error)
 }
 

@@ -327,6 +327,13 @@ func (s *Socket) end(cause error, flag uint32) {
 	}
 }
 
+// AfterClose arranges for f to run once the socket has ended, whatever the
+// ending (Close, the peer, a failure, a StartTLS upgrade), after Closed has
+// fired and Err is set. f runs on the goroutine that ended the socket, or at
+// once on the caller's if the socket has already ended, so it must not
+// block. It costs no goroutine, unlike waiting on Closed.
+func (s *Socket) AfterClose(f func()) { s.addCloseHook(f) }
+
 // addCloseHook runs f once the socket has ended (at once if it already has).
 func (s *Socket) addCloseHook(f func()) {
 	s.mu.Lock()

@@ -609,3 +609,33 @@ func TestDialWaitsAndReportsAtOnce(t *testing.T) {
 		t.Fatalf("Dial with a cancelled ctx = %v", err)
 	}
 }
+
+func TestAfterClose(t *testing.T) {
+	srv := serve(t)(sockettest.NewScripted(sockettest.Expect("x"), sockettest.Reset()))
+	s := connect(t, srv.Addr(), nil)
+	got := make(chan error, 1)
+	s.AfterClose(func() {
+		select {
+		case <-s.Closed():
+		default:
+			t.Error("AfterClose ran before Closed fired")
+		}
+		got <- s.Err()
+	})
+	s.Write([]byte("x"))
+	s.Read(make([]byte, 1))
+	select {
+	case err := <-got:
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("Err seen by AfterClose = %v, want ECONNRESET", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("AfterClose did not run")
+	}
+	// On an ended socket it runs at once.
+	ran := false
+	s.AfterClose(func() { ran = true })
+	if !ran {
+		t.Fatal("AfterClose on an ended socket did not run at once")
+	}
+}
