@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -10,52 +9,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outboundhq/outbound/internal/policygen"
 	"github.com/outboundhq/outbound/sockets"
 )
 
-// policyRules is a 1,000-rule egress policy of the shape large deployments
-// have: exact and wildcard host allow-lists, CIDR deny lists in both
-// families, CIDR allow rules with port ranges, single-port denials, and
-// address classes.
+// policyRules is the shared 1,000-rule policy plus a rule that allows the
+// benchmark's own server (loopback, which the policy does not deny).
 func policyRules() []sockets.Rule {
-	var rules []sockets.Rule
-	rules = append(rules, sockets.Rule{Name: "no-internal", Action: sockets.Deny, Addrs: []string{"private", "link-local", "metadata", "unspecified"}})
-	for i := 0; len(rules) < 400; i++ {
-		rules = append(rules, sockets.Rule{Action: sockets.Allow, Hosts: []string{fmt.Sprintf("api%d.partner%d.example", i, i%37)}, Ports: []string{"443"}})
-	}
-	for i := 0; len(rules) < 600; i++ {
-		rules = append(rules, sockets.Rule{Action: sockets.Allow, Hosts: []string{fmt.Sprintf("*.tenant%d.example.net", i)}})
-	}
-	for i := 0; len(rules) < 800; i++ {
-		rules = append(rules, sockets.Rule{Action: sockets.Deny, Addrs: []string{fmt.Sprintf("%d.%d.0.0/16", 20+i/200, i%200), fmt.Sprintf("2001:db8:%x::/48", i)}})
-	}
-	for i := 0; len(rules) < 950; i++ {
-		rules = append(rules, sockets.Rule{Action: sockets.Allow, Addrs: []string{fmt.Sprintf("198.60.%d.0/24", i)}, Ports: []string{fmt.Sprintf("%d-%d", 8000+i, 8100+i)}})
-	}
-	for len(rules) < 999 {
-		rules = append(rules, sockets.Rule{Action: sockets.Deny, Ports: []string{strconv.Itoa(6000 + len(rules))}})
-	}
-	// The benchmark's own server.
-	rules = append(rules, sockets.Rule{Name: "bench", Action: sockets.Allow, Hosts: []string{"bench.internal"}, Addrs: []string{"loopback"}})
-	return rules
+	return policygen.Rules(sockets.Rule{Name: "bench", Action: sockets.Allow, Hosts: []string{"bench.internal"}, Addrs: []string{"loopback"}})
 }
 
-type policyQuery struct {
-	host string
-	ip   netip.Addr
-	port int
-}
-
-var policyQueries = []policyQuery{
-	{"api17.partner17.example", netip.MustParseAddr("93.184.215.14"), 443},
-	{"www.tenant150.example.net", netip.MustParseAddr("2606:4700::1111"), 443},
-	{"deep.a.b.c.tenant3.example.net", netip.MustParseAddr("20.55.1.2"), 80},
-	{"unknown.example.org", netip.MustParseAddr("198.60.3.9"), 8050},
-	{"evil.example", netip.MustParseAddr("169.254.169.254"), 80},
-	{"evil.example", netip.MustParseAddr("64:ff9b::7f00:1"), 80},
-	{"10.1.2.3", netip.MustParseAddr("10.1.2.3"), 5432},
-	{"x.tenant9.example.net", netip.MustParseAddr("2001:db8:2a::1"), 6950},
-}
+var policyQueries = policygen.Queries()
 
 // scanRule and scanDecide are the policy written as the obvious loop over
 // rules with string and prefix comparisons: the baseline ("raw") that the
@@ -96,13 +60,13 @@ func compileScan(rules []sockets.Rule) []scanRule {
 	return out
 }
 
-func scanDecide(rules []scanRule, q policyQuery) bool {
-	classes := sockets.AddrClasses(q.ip)
+func scanDecide(rules []scanRule, q policygen.Query) bool {
+	classes := sockets.AddrClasses(q.IP)
 	match := func(r *scanRule) bool {
 		if len(r.hosts) > 0 {
 			ok := false
 			for _, h := range r.hosts {
-				if h == q.host || strings.HasPrefix(h, ".") && strings.HasSuffix(q.host, h) {
+				if h == q.Host || strings.HasPrefix(h, ".") && strings.HasSuffix(q.Host, h) {
 					ok = true
 					break
 				}
@@ -114,7 +78,7 @@ func scanDecide(rules []scanRule, q policyQuery) bool {
 		if len(r.ports) > 0 {
 			ok := false
 			for _, p := range r.ports {
-				if q.port >= p[0] && q.port <= p[1] {
+				if q.Port >= p[0] && q.Port <= p[1] {
 					ok = true
 					break
 				}
@@ -126,7 +90,7 @@ func scanDecide(rules []scanRule, q policyQuery) bool {
 		if len(r.prefixes)+len(r.classes) > 0 {
 			ok := false
 			for _, p := range r.prefixes {
-				if p.Contains(q.ip) {
+				if p.Contains(q.IP) {
 					ok = true
 					break
 				}
@@ -192,7 +156,7 @@ func init() {
 			if outbound {
 				return timeLoop(300*time.Millisecond, func(i int) {
 					q := policyQueries[i%len(policyQueries)]
-					policy.Decide(q.host, q.ip, q.port)
+					policy.Decide(q.Host, q.IP, q.Port)
 				}), nil
 			}
 			return timeLoop(300*time.Millisecond, func(i int) {

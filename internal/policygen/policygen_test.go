@@ -1,0 +1,33 @@
+package policygen
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/outboundhq/outbound/sockets"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestRules(t *testing.T) {
+	extra := sockets.Rule{Name: "extra", Action: sockets.Allow, Hosts: []string{"bench.internal"}}
+	for _, rules := range [][]sockets.Rule{Rules(), Rules(extra)} {
+		if len(rules) != Size {
+			t.Fatalf("%d rules, want %d", len(rules), Size)
+		}
+	}
+	if r := Rules(extra); r[Size-1].Name != "extra" {
+		t.Fatalf("the extra rule is not last: %+v", r[Size-1])
+	}
+	p, err := sockets.NewPolicy(sockets.PolicyConfig{Default: sockets.Deny, Rules: Rules()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bool{true, true, false, true, false, false, false, false}
+	for i, q := range Queries() {
+		if d := p.Decide(q.Host, q.IP, q.Port); d.Allowed != want[i] {
+			t.Errorf("%+v: %s", q, d)
+		}
+	}
+}
