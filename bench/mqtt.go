@@ -74,13 +74,9 @@ type mqtt5Bench struct {
 }
 
 func (b *mqtt5Bench) setup(ctx context.Context) (func(), error) {
-	addr := os.Getenv("OUTBOUND_TEST_MQTT")
-	var stopBroker func()
-	if addr == "" {
-		var err error
-		if addr, stopBroker, err = startMochi(); err != nil {
-			return nil, err
-		}
+	addr, stopBroker, err := benchBroker()
+	if err != nil {
+		return nil, err
 	}
 	b.topic = fmt.Sprintf("outbound/bench5/%d", os.Getpid())
 	cleanup := func() {
@@ -166,13 +162,9 @@ type mqttBench struct {
 }
 
 func (b *mqttBench) setup(ctx context.Context) (func(), error) {
-	addr := os.Getenv("OUTBOUND_TEST_MQTT")
-	var stopBroker func()
-	if addr == "" {
-		var err error
-		if addr, stopBroker, err = startMochi(); err != nil {
-			return nil, err
-		}
+	addr, stopBroker, err := benchBroker()
+	if err != nil {
+		return nil, err
 	}
 	b.topic = fmt.Sprintf("outbound/bench/%d", os.Getpid())
 	cleanup := func() {
@@ -239,6 +231,15 @@ func (b *mqttBench) run(ctx context.Context, outbound bool, qos byte, batch int)
 	}
 	slices.Sort(times)
 	return float64(batch) / times[len(times)/4].Seconds(), nil
+}
+
+// benchBroker returns the broker to publish to: Mosquitto at
+// $OUTBOUND_TEST_MQTT when set (stop is nil), or an in-process mochi broker.
+func benchBroker() (addr string, stop func(), err error) {
+	if addr := os.Getenv("OUTBOUND_TEST_MQTT"); addr != "" {
+		return addr, nil, nil
+	}
+	return startMochi()
 }
 
 // startMochi starts an in-process mochi-mqtt broker on 127.0.0.1.
