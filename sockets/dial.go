@@ -173,6 +173,15 @@ func dial(ctx context.Context, o *Options, a Address) (net.Conn, error) {
 			return nil, err
 		}
 	}
+	if len(o.Layers) > 0 {
+		return dialLayers(ctx, o.Layers, a, func(ctx context.Context) (net.Conn, error) { return dialNext(ctx, o, a) })
+	}
+	return dialNext(ctx, o, a)
+}
+
+// dialNext opens the transport for a under o, below any Layers.
+func dialNext(ctx context.Context, o *Options, a Address) (net.Conn, error) {
+	e := o.eg
 	addr := net.JoinHostPort(a.Hostname, strconv.Itoa(a.Port))
 	switch {
 	case e != nil && e.via != nil:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"strconv"
 )
 
 // SecureTransport is the Sockets API's secureTransport option.
@@ -59,6 +60,10 @@ type Options struct {
 	// Setting both Dial and Proxy is an error.
 	Proxy Proxy
 
+	// Layers run around the dial of every connection, the first outermost:
+	// see [Layer]. A nil entry is an error.
+	Layers []Layer
+
 	eg *egress // set by Connect for the connection being made
 }
 
@@ -73,10 +78,18 @@ func (o *Options) clone() Options {
 	if c.TLSConfig != nil {
 		c.TLSConfig = c.TLSConfig.Clone()
 	}
+	if c.Layers != nil {
+		c.Layers = append([]Layer(nil), c.Layers...)
+	}
 	return c
 }
 
 func (o *Options) validate() error {
+	for i, l := range o.Layers {
+		if l == nil {
+			return errorf(ErrInvalidOptions, "Layers["+strconv.Itoa(i)+"] is nil; remove it or set a Layer")
+		}
+	}
 	switch o.SecureTransport {
 	case SecureTransportOff:
 		if o.TLSConfig != nil {
