@@ -17,14 +17,14 @@ type tunnel struct {
 	link    *link
 	bastion string
 
-	mu      sync.Mutex
-	cond    sync.Cond
-	buf     []byte
-	rerr    error // the read side's end: io.EOF, a LostError, or another error
-	closed  bool
-	rdl     time.Time
-	rtimer  *time.Timer
-	wdl     time.Time
+	mu     sync.Mutex
+	cond   sync.Cond
+	buf    []byte
+	rerr   error // the read side's end: io.EOF, a LostError, or another error
+	closed bool
+	rdl    time.Time
+	rtimer *time.Timer
+	wdl    time.Time
 }
 
 const (
