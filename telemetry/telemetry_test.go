@@ -161,7 +161,7 @@ func TestConnectionCountsBytesAndSpan(t *testing.T) {
 	for name, m := range ms {
 		for _, set := range attrSets(m) {
 			for _, kv := range set.ToSlice() {
-				if v := kv.Value.Emit(); v == srv.Host() || v == srv.Addr() {
+				if v := kv.Value.String(); v == srv.Host() || v == srv.Addr() {
 					t.Errorf("metric %s carries the address %q in %s", name, v, kv.Key)
 				}
 			}
