@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -32,6 +33,12 @@ type Options struct {
 	// address connected to, the outcome and the durations as attributes.
 	// Nil means no spans.
 	TracerProvider trace.TracerProvider
+
+	// Metrics, when set, is exported too: the egress decisions of the
+	// policies that count into it (egress.PolicyConfig.Metrics), by result
+	// (allowed, denied, reported) and reason, and the Connects a fail-fast
+	// scope refused. Give the same Metrics to the policy and here.
+	Metrics *egress.Metrics
 }
 
 // Telemetry records what every socket that uses it did as OpenTelemetry
@@ -49,6 +56,7 @@ type Telemetry struct {
 	handshk  metric.Float64Histogram
 	bytes    metric.Int64Counter
 	failures metric.Int64Counter
+	reg      metric.Registration // the egress.Metrics callback, or nil
 }
 
 var _ sockets.Layer = (*Telemetry)(nil)
@@ -91,10 +99,50 @@ func New(opts *Options) (*Telemetry, error) {
 	t.bytes, err = m.Int64Counter("outbound.io", metric.WithUnit("By"),
 		metric.WithDescription("Bytes on the wire (ciphertext for TLS), by network.io.direction."))
 	add(err)
+	if opts != nil && opts.Metrics != nil {
+		add(t.observe(m, opts.Metrics))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// observe exports an egress.Metrics through observable counters, read when
+// the exporter collects.
+func (t *Telemetry) observe(m metric.Meter, em *egress.Metrics) error {
+	decisions, err := m.Int64ObservableCounter("outbound.egress.decisions", metric.WithUnit("{decision}"),
+		metric.WithDescription("Egress policy decisions, by result (allowed, denied, reported) and reason."))
+	if err != nil {
+		return err
+	}
+	limited, err := m.Int64ObservableCounter("outbound.scope.limited", metric.WithUnit("{connect}"),
+		metric.WithDescription("Connects refused because their scope's limit was reached (fail-fast scopes)."))
+	if err != nil {
+		return err
+	}
+	allowed := metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "allowed")))
+	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		s := em.Stats()
+		o.ObserveInt64(decisions, int64(s.Allowed), allowed)
+		for reason, n := range s.Denied {
+			o.ObserveInt64(decisions, int64(n), metric.WithAttributes(attribute.String("result", "denied"), attribute.String("reason", reason)))
+		}
+		for reason, n := range s.Reported {
+			o.ObserveInt64(decisions, int64(n), metric.WithAttributes(attribute.String("result", "reported"), attribute.String("reason", reason)))
+		}
+		o.ObserveInt64(limited, int64(s.Limited))
+		return nil
+	}, decisions, limited)
+	return err
+}
+
+// Close stops exporting Options.Metrics. The Layer keeps working.
+func (t *Telemetry) Close() error {
+	if t.reg == nil {
+		return nil
+	}
+	return t.reg.Unregister()
 }
 
 var (

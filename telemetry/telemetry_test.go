@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 	"github.com/outboundhq/outbound/telemetry"
@@ -254,5 +255,53 @@ func TestNoSpansWithoutTracer(t *testing.T) {
 	s.Close()
 	if _, err := telemetry.New(nil); err != nil {
 		t.Fatalf("New(nil): %v", err)
+	}
+}
+
+func TestEgressDecisions(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	em := &egress.Metrics{}
+	tel, err := telemetry.New(&telemetry.Options{MeterProvider: mp, Metrics: em})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := egress.NewPolicy(egress.PolicyConfig{
+		Default: egress.Deny, Metrics: em,
+		Rules: []egress.Rule{{Name: "local", Action: egress.Allow, Addrs: []string{"loopback"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sockettest.NewEcho()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	opts := &sockets.Options{Policy: policy, Layers: []sockets.Layer{tel}}
+	s, err := sockets.Dial(ctxT(t), srv.Addr(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, denied := range []string{"192.0.2.1:443", "198.51.100.7:80"} {
+		if _, err := sockets.Dial(ctxT(t), denied, opts); err == nil {
+			t.Fatalf("%s was allowed", denied)
+		}
+	}
+	f := &fixture{reader: reader}
+	ms := f.collect(t)
+	if got := sum(t, ms, "outbound.egress.decisions", attribute.String("result", "allowed")); got != 1 {
+		t.Errorf("decisions{allowed} = %d, want 1", got)
+	}
+	if got := sum(t, ms, "outbound.egress.decisions", attribute.String("result", "denied"), attribute.String("reason", egress.ReasonDefault)); got != 2 {
+		t.Errorf("decisions{denied, default} = %d, want 2", got)
+	}
+	if err := tel.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.collect(t)["outbound.egress.decisions"]; ok {
+		t.Error("decisions still exported after Close")
 	}
 }
