@@ -38,12 +38,15 @@ type conn struct {
 	pend     []byte    // bytes read but held by Latency
 	pendDue  time.Time // when pend may be handed on
 	eofDue   time.Time // when a peer's EOF held by SlowClose is handed on
-	wmu      sync.Mutex // the writer's toxic state
-	wrng     *rand.Rand
-	mu       sync.Mutex // guards what follows
-	rdl, wdl time.Time
-	wake     chan struct{} // closed and replaced at every change
-	rules    map[uint64]*ruleState
+	lastRead time.Time // when the last read through the toxics returned
+
+	lastWrite atomic.Int64 // when the last write through the toxics returned (Unix ns)
+	wmu       sync.Mutex   // the writer's toxic state
+	wrng      *rand.Rand
+	mu        sync.Mutex // guards what follows
+	rdl, wdl  time.Time
+	wake      chan struct{} // closed and replaced at every change
+	rules     map[uint64]*ruleState
 }
 
 var (
@@ -334,6 +337,9 @@ func (c *conn) mapErr(op string, err error) error {
 	return err
 }
 
+// readyRead is how fast a read returns when its bytes were already waiting.
+const readyRead = 500 * time.Microsecond
+
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b
@@ -455,8 +461,18 @@ func (c *conn) Read(b []byte) (int, error) {
 				return 0, err
 			}
 		}
+		called := time.Now()
 		n, err := c.raw.Read(b[:size])
 		now := time.Now()
+		arrived := now
+		if now.Sub(called) < readyRead {
+			// The bytes were waiting: they arrived after the last read and,
+			// for a reply, after the last write; count the delay from then,
+			// so a reply read in several pieces, or a stream, is delayed
+			// once, as toxiproxy delays each chunk from its arrival.
+			arrived = later(c.lastRead, time.Unix(0, c.lastWrite.Load()))
+		}
+		c.lastRead = now
 		if err == io.EOF && n == 0 && a.slowDown > 0 && c.state.Load() == stOpen {
 			c.eofDue = now.Add(a.slowDown)
 			continue
@@ -467,7 +483,7 @@ func (c *conn) Read(b []byte) (int, error) {
 			return n, c.mapErr("read", err)
 		}
 		if lat > 0 && n > 0 {
-			due := now.Add(lat)
+			due := arrived.Add(lat)
 			if err := c.wait("read", due, nil); err != nil {
 				c.pend = append(c.pend[:0], b[:n]...)
 				c.pendDue = due
@@ -541,6 +557,9 @@ func (c *conn) Write(b []byte) (int, error) {
 		a := c.act.Load()
 		if len(a.up) == 0 && !a.holdUp {
 			m, err := c.raw.Write(b)
+			if len(a.down) > 0 {
+				c.lastWrite.Store(time.Now().UnixNano())
+			}
 			return n + m, c.mapErr("write", err)
 		}
 		if a.holdUp {
@@ -598,7 +617,9 @@ func (c *conn) Write(b []byte) (int, error) {
 			}
 		}
 		m, err := c.raw.Write(b[:size])
-		c.account(a.up, m, time.Now())()
+		now := time.Now()
+		c.lastWrite.Store(now.UnixNano())
+		c.account(a.up, m, now)()
 		n += m
 		b = b[m:]
 		if err != nil {
