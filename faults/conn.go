@@ -367,7 +367,7 @@ func chunk(rate int64) int64 { return max(rate/50, 1) }
 
 // catchUp is how far behind its schedule a Bandwidth may fall and still
 // make the time up.
-const catchUp = 100 * time.Millisecond
+const catchUp = 250 * time.Millisecond
 
 func perBytes(n int, rate int64) time.Duration {
 	return time.Duration(float64(n) / float64(rate) * float64(time.Second))
@@ -477,7 +477,7 @@ func (c *conn) Read(b []byte) (int, error) {
 			c.eofDue = now.Add(a.slowDown)
 			continue
 		}
-		trip := c.account(a.down, n, now)
+		trip := c.account(a.down, n, now, false)
 		if err != nil {
 			trip()
 			return n, c.mapErr("read", err)
@@ -502,7 +502,9 @@ func (c *conn) Read(b []byte) (int, error) {
 // account records n bytes passing through ts at now. The returned func
 // fires the limits they reached; the caller runs it once the bytes are
 // handed on.
-func (c *conn) account(ts []tox, n int, now time.Time) (trip func()) {
+// cont says the bytes continue the same Write, whose pieces keep to one
+// schedule however late the wake-ups.
+func (c *conn) account(ts []tox, n int, now time.Time, cont bool) (trip func()) {
 	var reset, end bool
 	for _, t := range ts {
 		switch x := t.r.Toxic.(type) {
@@ -511,7 +513,7 @@ func (c *conn) account(ts []tox, n int, now time.Time) (trip func()) {
 			// on a loaded machine) by catching up to catchUp; after a longer
 			// pause, start afresh.
 			base := t.st.next
-			if base.IsZero() || now.Sub(base) > catchUp {
+			if base.IsZero() || (!cont && now.Sub(base) > catchUp) {
 				base = now
 			}
 			t.st.next = base.Add(perBytes(n, x.Rate))
@@ -619,7 +621,7 @@ func (c *conn) Write(b []byte) (int, error) {
 		m, err := c.raw.Write(b[:size])
 		now := time.Now()
 		c.lastWrite.Store(now.UnixNano())
-		c.account(a.up, m, now)()
+		c.account(a.up, m, now, n > 0)()
 		n += m
 		b = b[m:]
 		if err != nil {
