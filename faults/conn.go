@@ -33,12 +33,14 @@ type conn struct {
 	act   atomic.Pointer[active]
 	state atomic.Int32
 
-	rmu      sync.Mutex // the reader's toxic state
-	rrng     *rand.Rand
-	pend     []byte    // bytes read but held by Latency
-	pendDue  time.Time // when pend may be handed on
-	eofDue   time.Time // when a peer's EOF held by SlowClose is handed on
-	lastRead time.Time // when the last read through the toxics returned
+	rmu         sync.Mutex // the reader's toxic state
+	rrng        *rand.Rand
+	pend        []byte    // bytes read but held by Latency
+	pendDue     time.Time // when pend may be handed on
+	eofDue      time.Time // when a peer's EOF held by SlowClose is handed on
+	lastRead    time.Time // when the last read through the toxics returned
+	lastArrived time.Time // when its bytes were taken to have arrived
+	lastFull    bool      // whether it filled its buffer
 
 	lastWrite atomic.Int64 // when the last write through the toxics returned (Unix ns)
 	wmu       sync.Mutex   // the writer's toxic state
@@ -466,13 +468,19 @@ func (c *conn) Read(b []byte) (int, error) {
 		now := time.Now()
 		arrived := now
 		if now.Sub(called) < readyRead {
-			// The bytes were waiting: they arrived after the last read and,
-			// for a reply, after the last write; count the delay from then,
-			// so a reply read in several pieces, or a stream, is delayed
-			// once, as toxiproxy delays each chunk from its arrival.
-			arrived = later(c.lastRead, time.Unix(0, c.lastWrite.Load()))
+			// The bytes were waiting. If the last read filled its buffer,
+			// they were probably there with its bytes; otherwise they came
+			// after it. For a reply, they came after the last write too.
+			// Counting the delay from then delays a reply read in several
+			// pieces, or a stream, once, as toxiproxy delays each chunk
+			// from its arrival.
+			base := c.lastRead
+			if c.lastFull {
+				base = c.lastArrived
+			}
+			arrived = later(base, time.Unix(0, c.lastWrite.Load()))
 		}
-		c.lastRead = now
+		c.lastRead, c.lastArrived, c.lastFull = now, arrived, int64(n) == size
 		if err == io.EOF && n == 0 && a.slowDown > 0 && c.state.Load() == stOpen {
 			c.eofDue = now.Add(a.slowDown)
 			continue

@@ -750,3 +750,37 @@ func TestConcurrentChanges(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestLatencyDelaysAStreamOnce: bytes that arrived together are delayed
+// together, however many Reads take them (as toxiproxy delays each chunk
+// from its arrival), so a stream keeps its throughput.
+func TestLatencyDelaysAStreamOnce(t *testing.T) {
+	const lat = 50 * time.Millisecond
+	in := faults.New(nil)
+	add(t, in, faults.Rule{Name: "lat", Toxic: faults.Latency{Latency: lat}})
+	p := connect(t, in)
+	const size = 256 << 10
+	start := time.Now()
+	go func() { p.srv.Write(make([]byte, size)); p.srv.Close() }()
+	buf := make([]byte, 4096) // 64 or more Reads
+	total, reads := 0, 0
+	p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		n, err := p.c.Read(buf)
+		total += n
+		reads++
+		if err != nil {
+			break
+		}
+	}
+	el := time.Since(start)
+	if total != size {
+		t.Fatalf("read %d bytes, want %d", total, size)
+	}
+	if el < lat {
+		t.Fatalf("stream arrived in %v, before its %v latency", el, lat)
+	}
+	if el > 10*lat {
+		t.Fatalf("%d reads took %v: each Read paid the latency again", reads, el)
+	}
+}
