@@ -105,44 +105,44 @@ type Blackhole struct{}
 
 func (t Latency) check() error {
 	if t.Latency < 0 || t.Jitter < 0 {
-		return errors.New("Latency and Jitter must not be negative")
+		return errors.New("fields Latency and Jitter must not be negative")
 	}
 	if t.Jitter > t.Latency {
-		return errors.New("Jitter must not exceed Latency")
+		return errors.New("field Jitter must not exceed Latency")
 	}
 	return nil
 }
 
 func (t Bandwidth) check() error {
 	if t.Rate <= 0 {
-		return fmt.Errorf("Rate must be positive bytes per second, got %d", t.Rate)
+		return fmt.Errorf("field Rate must be positive bytes per second, got %d", t.Rate)
 	}
 	return nil
 }
 
 func (t Slicer) check() error {
 	if t.AverageSize <= 0 {
-		return fmt.Errorf("AverageSize must be positive, got %d", t.AverageSize)
+		return fmt.Errorf("field AverageSize must be positive, got %d", t.AverageSize)
 	}
 	if t.SizeVariation < 0 || t.SizeVariation >= t.AverageSize {
-		return fmt.Errorf("SizeVariation must be at least 0 and less than AverageSize (%d), got %d", t.AverageSize, t.SizeVariation)
+		return fmt.Errorf("field SizeVariation must be at least 0 and less than AverageSize (%d), got %d", t.AverageSize, t.SizeVariation)
 	}
 	if t.Delay < 0 {
-		return errors.New("Delay must not be negative")
+		return errors.New("field Delay must not be negative")
 	}
 	return nil
 }
 
 func (t Timeout) check() error {
 	if t.Timeout < 0 {
-		return errors.New("Timeout must not be negative (zero means never close)")
+		return errors.New("field Timeout must not be negative (zero means never close)")
 	}
 	return nil
 }
 
 func (t ResetPeer) check() error {
 	if t.Timeout < 0 || t.AfterBytes < 0 {
-		return errors.New("Timeout and AfterBytes must not be negative")
+		return errors.New("fields Timeout and AfterBytes must not be negative")
 	}
 	if t.AfterBytes > 0 && t.Timeout > 0 {
 		return errors.New("set Timeout or AfterBytes, not both")
@@ -152,14 +152,14 @@ func (t ResetPeer) check() error {
 
 func (t LimitData) check() error {
 	if t.Bytes <= 0 {
-		return fmt.Errorf("Bytes must be positive, got %d", t.Bytes)
+		return fmt.Errorf("field Bytes must be positive, got %d", t.Bytes)
 	}
 	return nil
 }
 
 func (t SlowClose) check() error {
 	if t.Delay < 0 {
-		return errors.New("Delay must not be negative")
+		return errors.New("field Delay must not be negative")
 	}
 	return nil
 }
@@ -168,7 +168,7 @@ func (Refuse) check() error { return nil }
 
 func (t ConnectDelay) check() error {
 	if t.Delay < 0 {
-		return errors.New("Delay must not be negative")
+		return errors.New("field Delay must not be negative")
 	}
 	return nil
 }
