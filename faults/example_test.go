@@ -54,7 +54,9 @@ func ExampleBlackhole() {
 	in.Add(faults.Rule{Name: "down", Match: faults.Match{Host: "db.internal"}, Toxic: faults.Blackhole{}})
 	d := &dialers.Dialer{Options: &sockets.Options{Layers: []sockets.Layer{in},
 		// Resolve nothing: the example's name exists only here.
-		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) { return nil, errors.New("unreachable") }}}
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return nil, errors.New("unreachable")
+		}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := d.DialContext(ctx, "tcp", "db.internal:5432")
