@@ -289,7 +289,9 @@ func portOf(t *testing.T, addr string) int {
 
 // TestPahoReconnectsAfterReset: a reset of the broker connection makes
 // paho lose it (with ECONNRESET) and reconnect through the same dialer;
-// messages flow again.
+// messages flow again. QoS 0: paho.mqtt.golang v1.5.1 races with itself
+// (under -race) when it resends stored QoS 1 packets on a reconnect
+// (client.resume sets Dup while the new connection's writer packs them).
 func TestPahoReconnectsAfterReset(t *testing.T) {
 	addr := testenv.Get(t, "OUTBOUND_TEST_MQTT")
 	in := faults.New(&faults.Options{AlwaysWrap: true})
@@ -315,7 +317,7 @@ func TestPahoReconnectsAfterReset(t *testing.T) {
 		SetConnectTimeout(5 * time.Second).
 		SetKeepAlive(30 * time.Second).
 		SetOnConnectHandler(func(c pahov3.Client) {
-			c.Subscribe(topic, 1, func(_ pahov3.Client, m pahov3.Message) { got <- string(m.Payload()) }).Wait()
+			c.Subscribe(topic, 0, func(_ pahov3.Client, m pahov3.Message) { got <- string(m.Payload()) }).Wait()
 			connected <- struct{}{}
 		}).
 		SetConnectionLostHandler(func(_ pahov3.Client, err error) { lost <- err })
@@ -326,7 +328,7 @@ func TestPahoReconnectsAfterReset(t *testing.T) {
 	defer c.Disconnect(100)
 	recv := func(want string) {
 		t.Helper()
-		if tok := c.Publish(topic, 1, false, want); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		if tok := c.Publish(topic, 0, false, want); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatalf("publish: %v", tok.Error())
 		}
 		select {
@@ -356,8 +358,9 @@ func TestPahoReconnectsAfterReset(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("paho did not reconnect")
 	}
-	if n := dials.Load(); n != 2 {
-		t.Fatalf("%d dials through the dialer, want 2 (the first connect and the reconnect)", n)
+	// At least 2: a reconnect between the Add and the Remove is reset too.
+	if n := dials.Load(); n < 2 {
+		t.Fatalf("%d dials through the dialer, want the first connect and a reconnect", n)
 	}
 	recv("after")
 }
