@@ -6,8 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
-	"syscall"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,8 +105,14 @@ func TestDialSocketTLSConfig(t *testing.T) {
 	}
 	s.Close()
 	for _, f := range []func() error{
-		func() error { _, err := d.DialSocket(ctx, srv.Addr(), sockets.SecureTransportOff, &tls.Config{}); return err },
-		func() error { _, err := d.Connect(ctx, srv.Addr(), sockets.SecureTransportOff, &tls.Config{}); return err },
+		func() error {
+			_, err := d.DialSocket(ctx, srv.Addr(), sockets.SecureTransportOff, &tls.Config{})
+			return err
+		},
+		func() error {
+			_, err := d.Connect(ctx, srv.Addr(), sockets.SecureTransportOff, &tls.Config{})
+			return err
+		},
 	} {
 		if err := f(); !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), "pass nil") {
 			t.Errorf("TLS config with \"off\" = %v; want ErrInvalidOptions", err)
