@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -166,4 +167,34 @@ func TestDialerRefusesSettings(t *testing.T) {
 	if !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), `"unix"`) {
 		t.Errorf("DialContext(unix) = %v; want ErrInvalidOptions quoting the network", err)
 	}
+}
+
+// TestHooksRefuseInvalidDialer: the hooks built on a Dialer (net/http,
+// go-redis, jlaffaye/ftp) surface its refusal on their first dial.
+func TestHooksRefuseInvalidDialer(t *testing.T) {
+	srv, err := sockettest.NewEcho()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	d := &dialers.Dialer{Options: &sockets.Options{SecureTransport: sockets.SecureTransportOn}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), "leave it empty") {
+			t.Errorf("%s: %v; want the Dialer's refusal", what, err)
+		}
+	}
+	tr := dialers.NewHTTPTransport(d)
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+srv.Addr()+"/", nil)
+	_, err = tr.RoundTrip(req)
+	check("NewHTTPTransport", err)
+	_, err = dialers.RedisDialer(d, nil)(ctx, "tcp", srv.Addr())
+	check("RedisDialer", err)
+	_, err = dialers.RedisDialer(d, &tls.Config{})(ctx, "tcp", srv.Addr())
+	check("RedisDialer with TLS", err)
+	_, err = dialers.FTPDialFunc(ctx, d, srv.Addr(), nil)("tcp", srv.Addr())
+	check("FTPDialFunc", err)
 }
