@@ -52,6 +52,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/mqtt"
 	outmysql "github.com/outboundhq/outbound/mysql"
 	"github.com/outboundhq/outbound/pg"
@@ -82,12 +83,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer cancel()
 
 	// The one dialer: configured once, handed to every adapter below.
-	policy, err := sockets.NewPolicy(sockets.PolicyConfig{
-		Default:      sockets.Deny,
+	policy, err := egress.NewPolicy(egress.PolicyConfig{
+		Default:      egress.Deny,
 		RequireScope: true, // as on Workers: connect only while serving a request
-		Rules: []sockets.Rule{
-			{Name: "no-metadata", Action: sockets.Deny, Addrs: []string{"metadata"}},
-			{Name: "local-services", Action: sockets.Allow, Addrs: []string{"loopback"}},
+		Rules: []egress.Rule{
+			{Name: "no-metadata", Action: egress.Deny, Addrs: []string{"metadata"}},
+			{Name: "local-services", Action: egress.Allow, Addrs: []string{"loopback"}},
 		},
 	})
 	if err != nil {
