@@ -220,6 +220,16 @@ func TestUnixSocketHost(t *testing.T) {
 			}
 		})
 	}
+	// With no host at all pgx picks /var/run/postgresql, /private/tmp or
+	// /tmp, whichever exists (this is the case the issue names).
+	t.Setenv("PGHOST", "")
+	cfg := parse(t, "user=app")
+	if !strings.HasPrefix(cfg.Host, "/") {
+		t.Fatalf("pgx picked host %q with no host given; this test expects a unix socket directory", cfg.Host)
+	}
+	if err := pg.Configure(cfg, nil); !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), "host=127.0.0.1") {
+		t.Fatalf("Configure with no host = %v; want the unix socket refused, naming host=127.0.0.1", err)
+	}
 	// pg.Connect reports the same, before dialling anything.
 	dir := t.TempDir()
 	_, err := pg.Connect(t.Context(), "host="+dir+" user=app", nil)
