@@ -70,8 +70,10 @@
 //     roots), not the name.
 //   - verify-full: chain and hostname.
 //
-// sslnegotiation=direct maps to SecureTransport "on" with ALPN
-// "postgresql" (PostgreSQL 17 and later), with no SSLRequest.
+// sslnegotiation=direct gives TLS from the first byte with ALPN
+// "postgresql" (PostgreSQL 17 and later), with no SSLRequest: a socket
+// upgraded before any byte is sent, so that it ends as SecureTransport "on"
+// with every setting above (sslsni=0 included) applied as pgx would.
 //
 // Two settings need pgx's own TLS and are refused with SocketTLS:
 // channel_binding=require (pgx computes the binding from its own
