@@ -83,6 +83,8 @@ protocol imap {
 }
 protocol pop3 {
   pop3_uidl_format = %08Xu%08Xv
+  # Reading mail must not rewrite the mbox Postfix appends to (Status headers).
+  pop3_no_flag_updates = yes
 }
 CONF
 doveconf -c "$conf" -n >/dev/null 2>"$CI_LOG/doveconf.err" || { tail -5 "$CI_LOG/doveconf.err" >&2; ci_die "dovecot: bad config $conf"; }
