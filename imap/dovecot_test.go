@@ -284,4 +284,3 @@ func TestDovecotPolicyDenied(t *testing.T) {
 		t.Fatalf("dialled %d times despite the policy", n)
 	}
 }
-
