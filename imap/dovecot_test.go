@@ -151,6 +151,7 @@ func TestDovecotWrongCA(t *testing.T) {
 func TestDovecotIdleWokenByDelivery(t *testing.T) {
 	d := dovecot(t)
 	smtpAddr := testenv.Get(t, "OUTBOUND_TEST_SMTP")
+	testenv.Get(t, "OUTBOUND_TEST_SMTP_MAILBOX") // set only where the MTA delivers into Dovecot's INBOX
 	exists := make(chan uint32, 16)
 	c, err := imap.DialTLS(ctx(t), d.imaps, &imap.Options{TLSConfig: d.tls, Client: &imapclient.Options{
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
