@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/imap"
 	"github.com/outboundhq/outbound/internal/testenv"
 	"github.com/outboundhq/outbound/smtp"
@@ -260,8 +261,8 @@ func TestDovecotLargeMessage(t *testing.T) {
 func TestDovecotPolicyDenied(t *testing.T) {
 	d := dovecot(t)
 	var dialled atomic.Int32
-	p, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{
-		{Name: "no-mail-readers", Action: sockets.Deny, Ports: []string{"2143", "2993", "143", "993"}},
+	p, err := egress.NewPolicy(egress.PolicyConfig{Rules: []egress.Rule{
+		{Name: "no-mail-readers", Action: egress.Deny, Ports: []string{"2143", "2993", "143", "993"}},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/imap"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
@@ -305,8 +306,8 @@ func TestPolicyDenied(t *testing.T) {
 			c.Close()
 		}
 	}()
-	p, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{
-		{Name: "no-loopback-mail", Action: sockets.Deny, Addrs: []string{"127.0.0.0/8"}},
+	p, err := egress.NewPolicy(egress.PolicyConfig{Rules: []egress.Rule{
+		{Name: "no-loopback-mail", Action: egress.Deny, Addrs: []string{"127.0.0.0/8"}},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/imap"
 	"github.com/outboundhq/outbound/imap/imaptest"
 	"github.com/outboundhq/outbound/smtp"
@@ -198,14 +199,14 @@ func compose(from, to string) ([]byte, string) {
 }
 
 // allowOnly is a policy that allows the given host:port pairs only.
-func allowOnly(addrs ...string) (*sockets.Policy, error) {
-	cfg := sockets.PolicyConfig{Default: sockets.Deny}
+func allowOnly(addrs ...string) (*egress.Policy, error) {
+	cfg := egress.PolicyConfig{Default: egress.Deny}
 	for i, a := range addrs {
 		host, port, err := net.SplitHostPort(a)
 		if err != nil {
 			return nil, err
 		}
-		r := sockets.Rule{Name: fmt.Sprintf("mail-server-%d", i+1), Action: sockets.Allow, Ports: []string{port}}
+		r := egress.Rule{Name: fmt.Sprintf("mail-server-%d", i+1), Action: egress.Allow, Ports: []string{port}}
 		if ip := net.ParseIP(host); ip != nil {
 			r.Addrs = []string{host}
 		} else {
@@ -213,7 +214,7 @@ func allowOnly(addrs ...string) (*sockets.Policy, error) {
 		}
 		cfg.Rules = append(cfg.Rules, r)
 	}
-	return sockets.NewPolicy(cfg)
+	return egress.NewPolicy(cfg)
 }
 
 // servers are the in-process SMTP and IMAP servers; the SMTP server
