@@ -43,11 +43,12 @@ func DialTLS(ctx context.Context, addr string, opts *Options) (*imapclient.Clien
 // (imapclient.NewStartTLS).
 //
 // Until the upgrade the connection is watched: the server's reply to
-// STARTTLS is handed to go-imap one line at a time, so bytes sent with the
-// reply or after it, before the handshake (a STARTTLS injection), make the
-// upgrade fail with [sockets.ErrPlaintextInjection] instead of being read as
-// if they were secure; a greeting of PREAUTH is refused ([ErrPreAuth] or
-// go-imap's own error).
+// STARTTLS is handed to go-imap one line at a time, so bytes that came with
+// the reply (a STARTTLS injection) make the upgrade fail with
+// [sockets.ErrPlaintextInjection] instead of being read as if they were
+// secure; plaintext that comes later reaches the TLS handshake, which fails
+// on it. A greeting of PREAUTH is refused ([ErrPreAuth] or go-imap's own
+// error). [DialSocketStartTLS] refuses late plaintext by name too.
 //
 // When the server refuses STARTTLS, DialStartTLS fails with
 // [ErrNoStartTLS]; with [Options.AllowPlaintext] it instead returns a

@@ -17,8 +17,10 @@
 //
 // On both STARTTLS paths, plaintext the server sends after its OK reply and
 // before the TLS handshake (a STARTTLS injection, the class of
-// CVE-2021-33515) is refused with [sockets.ErrPlaintextInjection], never
-// read as if it were secure. STARTTLS is required: a server that does not
+// CVE-2021-33515) is never read as if it were secure: bytes that come with
+// the reply fail the upgrade with [sockets.ErrPlaintextInjection]; later
+// ones are refused by [sockets.Socket.StartTLS] (DialSocketStartTLS) or
+// break the handshake (DialStartTLS). STARTTLS is required: a server that does not
 // offer it is refused with [ErrNoStartTLS] unless the caller sets
 // [Options.AllowPlaintext]. Credentials never cross a connection that is not
 // TLS: on one, LOGIN and AUTHENTICATE fail with [ErrInsecureAuth] before a

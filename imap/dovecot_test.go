@@ -218,6 +218,7 @@ func TestDovecotIdleWokenByDelivery(t *testing.T) {
 
 // A 10 MiB message goes in with APPEND and comes back intact, streamed.
 func TestDovecotLargeMessage(t *testing.T) {
+	t.Parallel() // the slowest test: let the others run meanwhile
 	d := dovecot(t)
 	c, err := imap.DialTLS(ctx(t), d.imaps, &imap.Options{TLSConfig: d.tls})
 	if err != nil {

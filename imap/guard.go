@@ -17,22 +17,24 @@ import (
 // that it can
 //
 //   - refuse LOGIN and AUTHENTICATE while the connection is not TLS, unless
-//     the caller allowed insecure auth: the Write fails with ErrInsecureAuth
-//     before the command's arguments leave, and the connection is closed;
+//     the caller allowed insecure auth: the command's line is dropped (what
+//     an earlier Write sent of its first two tokens holds no credentials),
+//     and a NO [PRIVACYREQUIRED] reply with the command's tag is handed to
+//     go-imap as if the server had sent it, waking a Read blocked on the
+//     connection with a past read deadline; the connection stays usable;
 //   - watch a STARTTLS command: until TLS, Reads hand on at most one line
-//     at a time, so nothing after the reply sits in go-imap's buffer; when the reply is OK, bytes that came with it or after it (a
-//     STARTTLS injection) make the next Read, the TLS handshake's, fail with
+//     at a time, so nothing after the reply sits in go-imap's buffer; when
+//     the reply is OK, bytes that came with it (a STARTTLS injection) make
+//     the next Read, the TLS handshake's, fail with
 //     sockets.ErrPlaintextInjection. After the upgrade the guard only passes
 //     bytes through.
 type guard struct {
 	net.Conn
-	addr    string
-	authOK  bool
-	maxLine int
-	mu      sync.Mutex
-	state   int
-	tag     []byte // of the STARTTLS command awaiting its reply
-	refused error
+	addr   string
+	authOK bool
+	mu     sync.Mutex
+	state  int
+	tag    []byte // of the STARTTLS command awaiting its reply
 
 	// Write-side parser.
 	inBody  bool   // past the head of the current command line
@@ -47,7 +49,7 @@ type guard struct {
 	waking bool
 	rdl    time.Time
 
-	// Read side, while awaiting the STARTTLS reply.
+	// Read side, until TLS.
 	rb       []byte // read, not yet looked at
 	out      []byte // looked at, to hand on
 	midLine  bool   // the next byte of rb is not at the start of a line
