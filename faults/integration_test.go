@@ -26,6 +26,8 @@ import (
 	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/faults"
 	"github.com/outboundhq/outbound/internal/testenv"
+	outmqtt "github.com/outboundhq/outbound/mqtt"
+	outmysql "github.com/outboundhq/outbound/mysql"
 	"github.com/outboundhq/outbound/pg"
 	"github.com/outboundhq/outbound/sockets"
 )
@@ -208,15 +210,9 @@ func TestMySQLResetIdleConnection(t *testing.T) {
 	log := &logger{}
 	cfg.Logger = log
 	cfg.CheckConnLiveness = true
-	// The adapter's dial: a plain socket that exposes its descriptor.
-	cfg.DialFunc = func(ctx context.Context, _, addr string) (net.Conn, error) {
-		s, err := d.Connect(ctx, addr, sockets.SecureTransportOff)
-		if err != nil {
-			return nil, err
-		}
-		return dialers.WithDescriptor(s), nil
-	}
-	conn, err := gomysql.NewConnector(cfg)
+	// The adapter's connections expose their descriptor, so the driver's
+	// liveness check reads it before reusing an idle connection.
+	conn, err := outmysql.NewConnector(cfg, &outmysql.Options{Dialer: d})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,11 +293,10 @@ func TestPahoReconnectsAfterReset(t *testing.T) {
 	in := faults.New(&faults.Options{AlwaysWrap: true})
 	d := dialerWith(in)
 	var dials atomic.Int32
+	adapter := outmqtt.OpenConnection(&outmqtt.Options{Dialer: d})
 	open := func(u *url.URL, o pahov3.ClientOptions) (net.Conn, error) {
 		dials.Add(1)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return d.DialContext(ctx, "tcp", u.Host)
+		return adapter(u, o)
 	}
 	topic := fmt.Sprintf("outbound/faults/%d", time.Now().UnixNano())
 	got := make(chan string, 16)
