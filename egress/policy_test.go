@@ -249,6 +249,11 @@ func TestBypassLiterals(t *testing.T) {
 			}
 		})
 	}
+	// The listener counts in its own goroutine: wait for the control
+	// connections, then make sure nothing else arrived.
+	for deadline := time.Now().Add(5 * time.Second); ln.accepted.Load() < 3 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if n := ln.accepted.Load(); n != 3 {
 		t.Fatalf("listener accepted %d connections, want 3 (only the unpoliced control connections)", n)
 	}

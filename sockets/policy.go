@@ -36,9 +36,11 @@ type Request struct {
 	Address Address
 	// Scope is the [Scope] in Connect's context, or nil.
 	Scope *Scope
-	// Proxied reports that the connection is not dialled here: a name is
-	// handed to a proxy (or to [Options.Dial]) unresolved, so its
-	// addresses are never known to the policy.
+	// Proxied reports that the connection goes through a proxy that is
+	// handed names unresolved, so the addresses of a name are never known
+	// here and address rules for names are the proxy's job. (With
+	// [Options.Dial], or a [LocalResolver] proxy, Proxied is false: names
+	// are resolved here and each address is checked.)
 	Proxied bool
 }
 
@@ -96,4 +98,19 @@ func checkDefault(a Address) error {
 	return errorf(ErrDenied, "port 25 (SMTP) is blocked by default, as on Cloudflare Workers; use a submission port (587 or 465), or allow port 25 explicitly with an egress policy (Options.Policy) holding the rule "+
 		"egress.Rule{Action: egress.Allow, "+field+": []string{"+strconv.Quote(val)+"}, Ports: []string{\"25\"}} "+
 		"(policy file: - {action: allow, "+strings.ToLower(field)+": ["+quote(val)+"], ports: [25]})")
+}
+
+// LocalResolver is implemented by a [Proxy] that asks for names to be
+// resolved in this process: when ResolvesLocally reports true, Connect
+// resolves the name, the policy decides each address (so address rules
+// apply before the proxy is contacted), and the proxy is asked for an
+// allowed IP literal. A proxy that does not implement it receives names
+// unresolved, and address rules for names are the proxy's job.
+type LocalResolver interface {
+	ResolvesLocally() bool
+}
+
+func resolvesLocally(p Proxy) bool {
+	l, ok := p.(LocalResolver)
+	return ok && l.ResolvesLocally()
 }
