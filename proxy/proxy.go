@@ -532,7 +532,7 @@ func msgOf(err error) string {
 	return err.Error()
 }
 
-func quote(s string) string { return "\"" + s + "\"" }
+func quote(s string) string { return strconv.Quote(s) }
 
 var aLongTimeAgo = time.Unix(1, 0)
 

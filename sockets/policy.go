@@ -42,6 +42,12 @@ type Request struct {
 	// [Options.Dial], or a [LocalResolver] proxy, Proxied is false: names
 	// are resolved here and each address is checked.)
 	Proxied bool
+	// Spelling reports that the hostname is a non-standard spelling of an
+	// IPv4 address, as inet_aton reads it (2130706433, 0x7f.1, 127.1),
+	// which Connect refuses whatever the policy says. The policy is told
+	// so that it records and counts the attempt; its error (a denial) is
+	// what Connect returns.
+	Spelling bool
 }
 
 // Verdict is a [Policy]'s answer to a Connect it lets through.
@@ -113,4 +119,36 @@ type LocalResolver interface {
 func resolvesLocally(p Proxy) bool {
 	l, ok := p.(LocalResolver)
 	return ok && l.ResolvesLocally()
+}
+
+// refusedSpelling gives the policy in opts a numeric address spelling
+// that ParseAddress or Validate refused (err), so that the attempt is
+// recorded and counted as a denial; it returns the policy's denial, or err.
+func refusedSpelling(ctx context.Context, host string, port int, opts *Options, err error) error {
+	if opts == nil || opts.Policy == nil {
+		return err
+	}
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if _, perr := netip.ParseAddr(h); perr == nil || h == "" || !looksNumeric(strings.Split(h, ".")) {
+		return err // a standard address (refused for another reason) or a name
+	}
+	r := Request{Address: Address{Hostname: h, Port: port}, Scope: ScopeFrom(ctx), Spelling: true}
+	if _, perr := opts.Policy.CheckConnect(ctx, r); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// splitSpelling returns the host and port of an address ParseAddress
+// refused, as far as they can be read (port 0 when not).
+func splitSpelling(s string) (string, int) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s, 0
+	}
+	port, err := parsePort(s[i+1:], s)
+	if err != nil {
+		port = 0
+	}
+	return s[:i], port
 }
