@@ -700,17 +700,25 @@ func (c *checker) LookupNetIP(ctx context.Context, network, host string) ([]neti
 func (c *checker) CheckAddrs(ctx context.Context, r sockets.Request, addrs []netip.Addr) ([]netip.Addr, error) {
 	p := (*Policy)(c)
 	host := r.Address.Hostname // already lower case, no trailing dot
-	allowed := make([]netip.Addr, 0, len(addrs))
+	var allowed []netip.Addr   // nil while every address so far is allowed
 	var denied []Decision
-	for _, ip := range addrs {
+	for i, ip := range addrs {
 		d := p.decideAddr(host, ip, r.Address.Port)
 		d.Host = host
 		p.record(ctx, &d, r.Scope)
 		if p.enforced(&d) {
+			if allowed == nil {
+				allowed = append(make([]netip.Addr, 0, len(addrs)), addrs[:i]...)
+			}
 			denied = append(denied, d)
 			continue
 		}
-		allowed = append(allowed, ip) // dialled as resolved (zone kept); decisions use the canonical form
+		if allowed != nil {
+			allowed = append(allowed, ip) // dialled as resolved (zone kept); decisions use the canonical form
+		}
+	}
+	if denied == nil {
+		return addrs, nil // all allowed: no copy
 	}
 	if len(allowed) == 0 {
 		return nil, p.noneAllowed(host, denied)
