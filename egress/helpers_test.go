@@ -187,3 +187,7 @@ func openErr(t *testing.T, addr string, o *sockets.Options) error {
 	_, err = s.Opened(ctxT(t))
 	return err
 }
+
+func echo(t *testing.T) *sockettest.Server {
+	return serve(t)(sockettest.NewEcho())
+}

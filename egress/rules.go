@@ -114,6 +114,7 @@ type compiledRule struct {
 	action  Action
 	summary string // "deny rule \"x\" (addrs private)"
 	lists25 bool
+	classes addrClass // the classes its Addrs name
 }
 
 // bitset is a set of rule indices.
@@ -295,6 +296,9 @@ func compileRules(rules []Rule) (*ruleSet, int, error) {
 		for j, a := range r.Addrs {
 			if err := rs.addAddr(a, id); err != nil {
 				return nil, i, &specError{field: "addrs", item: j, msg: msgOf(err)}
+			}
+			if c, ok := classByName(strings.ToLower(strings.TrimSpace(a))); ok {
+				cr.classes |= c
 			}
 		}
 		if len(r.Ports) == 0 {

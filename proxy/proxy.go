@@ -102,10 +102,19 @@ type SOCKS5 struct {
 	Username, Password string
 	// Dial reaches the proxy; nil means a [net.Dialer].
 	Dial sockets.DialFunc
+	// ResolveLocally makes Connect resolve names in this process, so that
+	// the policy's address rules decide every address before the proxy is
+	// contacted; the proxy is asked for an allowed IP literal. When false
+	// (the default, as socks5h:// in curl), names go to the proxy
+	// unresolved and address rules for names are the proxy's job.
+	ResolveLocally bool
 }
 
 // ProxyFor returns p.DialContext for every address.
 func (p *SOCKS5) ProxyFor(sockets.Address) (sockets.DialFunc, error) { return p.DialContext, nil }
+
+// ResolvesLocally reports p.ResolveLocally; see [sockets.LocalResolver].
+func (p *SOCKS5) ResolvesLocally() bool { return p.ResolveLocally }
 
 // DialContext connects to address ("host:port"; a name is sent to the proxy
 // unresolved) through the proxy. network must be "tcp". ctx bounds the
@@ -228,10 +237,19 @@ type HTTP struct {
 	Username, Password string
 	// Dial reaches the proxy; nil means a [net.Dialer].
 	Dial sockets.DialFunc
+	// ResolveLocally makes Connect resolve names in this process, so that
+	// the policy's address rules decide every address before the proxy is
+	// contacted; the proxy is asked to CONNECT to an allowed IP literal.
+	// When false (the default), names go to the proxy unresolved and
+	// address rules for names are the proxy's job.
+	ResolveLocally bool
 }
 
 // ProxyFor returns p.DialContext for every address.
 func (p *HTTP) ProxyFor(sockets.Address) (sockets.DialFunc, error) { return p.DialContext, nil }
+
+// ResolvesLocally reports p.ResolveLocally; see [sockets.LocalResolver].
+func (p *HTTP) ResolvesLocally() bool { return p.ResolveLocally }
 
 const maxProxyResponse = 64 << 10
 
@@ -465,6 +483,13 @@ func FromEnvironment() sockets.Proxy {
 	return e
 }
 
+// ResolvesLocally reports whether the proxy the environment names
+// resolves locally (never, as FromURL builds it).
+func (e *envProxy) ResolvesLocally() bool {
+	l, ok := e.proxy.(sockets.LocalResolver)
+	return ok && l.ResolvesLocally()
+}
+
 type envProxy struct {
 	proxy sockets.Proxy
 	err   error
@@ -507,7 +532,7 @@ func msgOf(err error) string {
 	return err.Error()
 }
 
-func quote(s string) string { return "\"" + s + "\"" }
+func quote(s string) string { return strconv.Quote(s) }
 
 var aLongTimeAgo = time.Unix(1, 0)
 

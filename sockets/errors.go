@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -51,7 +52,11 @@ func (e *SocketError) Error() string {
 	b.WriteString(e.Op)
 	if e.Addr != "" {
 		b.WriteByte(' ')
-		b.WriteString(e.Addr)
+		if q := strconv.Quote(e.Addr); q[1:len(q)-1] != e.Addr {
+			b.WriteString(q) // control bytes or quotes: escaped, never raw
+		} else {
+			b.WriteString(e.Addr)
+		}
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Err.Error())
@@ -136,4 +141,4 @@ func (e *tlsHandshakeError) Error() string {
 }
 func (e *tlsHandshakeError) Unwrap() error { return e.err }
 
-func quote(s string) string { return "\"" + s + "\"" }
+func quote(s string) string { return strconv.Quote(s) }

@@ -57,9 +57,13 @@ type Options struct {
 	TLSConfig *tls.Config
 
 	// Dial, when set, opens the TCP connection instead of a [net.Dialer].
-	// It receives the hostname unresolved, so the policy's address rules
-	// apply to IP literals only and checking the addresses of a name is
-	// Dial's job (as it is a proxy's). Prefer Proxy for proxies.
+	// When the policy decides on a name's addresses, Connect resolves the
+	// name itself (with the policy's resolver), the policy decides every
+	// address, and Dial is called with allowed IP literals only ("ip:port",
+	// raced as with the default dialer); the hostname stays the socket's
+	// name for TLS (SNI, certificate checks), host rules and logs.
+	// Otherwise Dial receives "host:port" as given. Prefer Proxy for
+	// proxies.
 	Dial DialFunc
 
 	// Policy is the egress policy (see [Policy]): an egress.Policy, or an
@@ -70,10 +74,12 @@ type Options struct {
 
 	// Proxy, when set, chooses an egress proxy for each connection; package
 	// proxy has SOCKS5, HTTP CONNECT and the proxy environment variables.
-	// Hostname and port rules still apply here; the name is handed to the
-	// proxy unresolved, so address rules for names are the proxy's job (IP
-	// literals are still checked here). Setting both Dial and Proxy is an
-	// error.
+	// Hostname and port rules, and address rules for IP literals, apply
+	// here before the proxy is contacted. A name is handed to the proxy
+	// unresolved, so address rules for names are the proxy's job, unless
+	// the proxy resolves locally ([LocalResolver]): then the name is
+	// resolved here, every address is checked, and the proxy is asked for
+	// an allowed IP literal. Setting both Dial and Proxy is an error.
 	Proxy Proxy
 
 	// Layers run around the dial of every connection, the first outermost:

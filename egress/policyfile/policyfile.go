@@ -242,7 +242,7 @@ func Reload(h *egress.PolicyHolder, path string) error {
 	return nil
 }
 
-func quote(s string) string { return "\"" + s + "\"" }
+func quote(s string) string { return strconv.Quote(s) }
 
 func unknownKey(k, where string, known []string) string {
 	msg := "unknown " + where + " key " + quote(k)
