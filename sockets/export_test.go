@@ -10,3 +10,13 @@ func TLSPendingBytes(s *Socket) int {
 	defer s.tt.mu.Unlock()
 	return len(s.tt.pending)
 }
+
+// AttemptDone returns a channel closed once s's connect attempt has finished.
+func AttemptDone(s *Socket) <-chan struct{} {
+	if p := s.pending(); p != nil {
+		return p.ready
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
+}

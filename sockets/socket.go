@@ -253,8 +253,15 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 	if err != nil {
 		if s.flags.Load()&fClosed != 0 && ctx.Err() != nil {
 			err = ErrClosed // Close during the attempt cancelled it
+			if se, ok := s.err.(*SocketError); ok {
+				err = se // the socket ended with a cause (its scope ended while it waited)
+			}
 		}
-		s.connErr = &SocketError{Op: "connect", Addr: s.given, Err: err}
+		if se, ok := err.(*SocketError); ok && se.Op == "connect" {
+			s.connErr = se
+		} else {
+			s.connErr = &SocketError{Op: "connect", Addr: s.given, Err: err}
+		}
 		s.mu.Unlock()
 		close(p.ready)
 		s.end(s.connErr, 0)
@@ -383,6 +390,9 @@ func (s *Socket) waitOpen(write bool) error {
 		return s.connErr
 	}
 	if !s.opened.Load() {
+		if se, ok := s.err.(*SocketError); ok && se.Op == "connect" {
+			return se // ended with a cause before the attempt did
+		}
 		return ErrClosed
 	}
 	return nil
@@ -400,6 +410,9 @@ func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
 			select {
 			case <-p.ready:
 			default:
+				if se, ok := s.Err().(*SocketError); ok {
+					return SocketInfo{}, se // ended with a cause before the attempt did
+				}
 				return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ErrClosed}
 			}
 		case <-ctx.Done():
