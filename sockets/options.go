@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"reflect"
 	"strconv"
 )
 
@@ -49,7 +50,10 @@ type Options struct {
 
 	// Policy is the egress policy: a [*Policy], or a [*PolicyHolder] whose
 	// policy can be swapped while the program runs. Nil means the default
-	// policy: everything allowed but port 25, as on Cloudflare Workers.
+	// policy: everything allowed but port 25, as on Cloudflare Workers. A
+	// typed nil (a nil *Policy or *PolicyHolder) is refused with
+	// [ErrInvalidOptions] rather than read as the default: a policy that
+	// failed to load must not open egress up.
 	Policy PolicySource
 
 	// Proxy, when set, chooses an egress proxy (SOCKS5, HTTP CONNECT) for
@@ -57,11 +61,12 @@ type Options struct {
 	// [ProxyFromEnvironment]. Hostname and port rules still apply here;
 	// the name is handed to the proxy unresolved, so address rules for
 	// names are the proxy's job (IP literals are still checked here).
-	// Setting both Dial and Proxy is an error.
+	// Setting both Dial and Proxy is an error, and so is a typed nil (a nil
+	// *SOCKS5Proxy).
 	Proxy Proxy
 
 	// Layers run around the dial of every connection, the first outermost:
-	// see [Layer]. A nil entry is an error.
+	// see [Layer]. A nil entry, typed nil included, is an error.
 	Layers []Layer
 
 	eg *egress // set by Connect for the connection being made
@@ -86,9 +91,15 @@ func (o *Options) clone() Options {
 
 func (o *Options) validate() error {
 	for i, l := range o.Layers {
-		if l == nil {
-			return errorf(ErrInvalidOptions, "Layers["+strconv.Itoa(i)+"] is nil; remove it or set a Layer")
+		if l == nil || isNilValue(l) {
+			return errorf(ErrInvalidOptions, "Layers["+strconv.Itoa(i)+"] is "+nilName(l)+"; remove it or set a Layer")
 		}
+	}
+	if o.Policy != nil && isNilValue(o.Policy) {
+		return errorf(ErrInvalidOptions, "Policy is "+nilName(o.Policy)+"; set a policy, or leave Policy nil for the default policy")
+	}
+	if o.Proxy != nil && isNilValue(o.Proxy) {
+		return errorf(ErrInvalidOptions, "Proxy is "+nilName(o.Proxy)+"; set a proxy, or leave Proxy nil to connect directly")
 	}
 	switch o.SecureTransport {
 	case SecureTransportOff:
@@ -100,6 +111,26 @@ func (o *Options) validate() error {
 		return errorf(ErrInvalidOptions, "SecureTransport "+quote(string(o.SecureTransport))+" is not one of \"off\", \"on\", \"starttls\"")
 	}
 	return nil
+}
+
+// isNilValue reports whether v, a non-nil interface value, holds a nil
+// pointer or func: a typed nil, whose methods would panic in the connect
+// goroutine instead of failing here.
+func isNilValue(v any) bool {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// nilName describes a nil value of v's type: "nil" or "a nil *T".
+func nilName(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return "a nil " + reflect.TypeOf(v).String()
 }
 
 // tlsConfig returns the TLS client configuration for host: the caller's

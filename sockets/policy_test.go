@@ -711,8 +711,9 @@ func TestPolicyHolderSwap(t *testing.T) {
 		t.Fatal("zero holder holds a policy")
 	}
 	var nilHolder *sockets.PolicyHolder
-	if err := openErr(t, ln.Addr().String(), &sockets.Options{Policy: nilHolder}); err != nil {
-		t.Fatalf("nil holder: %v", err)
+	// A typed nil is refused rather than read as the default policy (fail closed).
+	if err := openErr(t, ln.Addr().String(), &sockets.Options{Policy: nilHolder}); !errors.Is(err, sockets.ErrInvalidOptions) {
+		t.Fatalf("nil holder: %v, want ErrInvalidOptions", err)
 	}
 	// Concurrent Connects while swapping (run with -race).
 	var wg sync.WaitGroup
