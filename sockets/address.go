@@ -96,11 +96,17 @@ func (a Address) Validate() error {
 }
 
 // normalized returns the address with brackets removed from an IPv6 hostname
-// and a hostname lower-cased without its trailing dot.
+// and a hostname lower-cased. A trailing dot stays: the caller marked the
+// name absolute, so the resolver's search domains must not apply to it.
+// Policy rules match names without it (see [Address.ruleHost]).
 func (a Address) normalized() Address {
-	h := strings.TrimSuffix(strings.Trim(a.Hostname, "[]"), ".")
+	h := strings.Trim(a.Hostname, "[]")
 	return Address{Hostname: strings.ToLower(h), Port: a.Port}
 }
+
+// ruleHost is the hostname as the policy's host rules match it: a
+// normalized hostname without its trailing dot.
+func (a Address) ruleHost() string { return strings.TrimSuffix(a.Hostname, ".") }
 
 func checkBytes(s string) error {
 	for i := 0; i < len(s); i++ {

@@ -70,7 +70,7 @@ func checkConnect(ctx context.Context, o *Options, a Address) error {
 			return d.err()
 		}
 	} else {
-		host = a.Hostname // already lower case, no trailing dot
+		host = a.ruleHost() // lower case, no trailing dot
 		d, final := p.decideName(host, a.Port, proxied)
 		if final {
 			p.record(ctx, &d, sc)

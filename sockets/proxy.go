@@ -491,7 +491,9 @@ func (e *envProxy) ProxyFor(a Address) (DialFunc, error) {
 	if e.proxy == nil {
 		return nil, nil
 	}
-	u, err := e.use(&url.URL{Scheme: "https", Host: a.String()})
+	// NO_PROXY matching ignores the trailing dot of an absolute name, as the policy's rules do.
+	host := Address{Hostname: a.ruleHost(), Port: a.Port}.String()
+	u, err := e.use(&url.URL{Scheme: "https", Host: host})
 	if err != nil {
 		return nil, err
 	}

@@ -509,7 +509,7 @@ func (s *Socket) Upgraded() bool { return s.flags.Load()&fUpgraded != 0 }
 func (s *Socket) SecureTransport() SecureTransport { return s.opts.SecureTransport }
 
 // Address returns the address the socket was opened to (brackets removed,
-// hostname lower-cased).
+// hostname lower-cased, a trailing dot kept: it is the name dialled).
 func (s *Socket) Address() Address { return s.addr }
 
 // ConnectionState returns the TLS state of an open TLS socket, and the zero
