@@ -275,7 +275,7 @@ func (p *HTTPProxy) DialContext(ctx context.Context, network, address string) (n
 			}
 			tc := tls.Client(c, cfg)
 			if err := tc.Handshake(); err != nil {
-				return nil, tlsError(p.Addr, err)
+				return nil, tlsError(p.Addr, cfg.ServerName, false, err)
 			}
 			c = tc
 		}

@@ -181,10 +181,11 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		if s.opts.SecureTransport != SecureTransportOn {
 			return raw, nil, nil
 		}
-		tc := s.tlsClient(raw, tlsConfig(s.opts.TLSConfig, a.Hostname))
+		cfg := tlsConfig(s.opts.TLSConfig, a.Hostname)
+		tc := s.tlsClient(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, nil, tlsError(a.String(), err)
+			return nil, nil, tlsError(a.String(), cfg.ServerName, false, err)
 		}
 		return raw, tc, nil
 	}

@@ -94,7 +94,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		tc := ns.tlsClient(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, nil, tlsError(cfg.ServerName, err)
+			return nil, nil, tlsError(s.addr.String(), cfg.ServerName, true, err)
 		}
 		return raw, tc, nil
 	})
