@@ -192,3 +192,11 @@ func TestPanicInConnectGoroutineIsAnError(t *testing.T) {
 	}
 	waitClosed(t, s)
 }
+
+// TestNilContextRefused: a nil ctx is an error, as in net/http, not a panic.
+func TestNilContextRefused(t *testing.T) {
+	//lint:ignore SA1012 the nil context is what is tested
+	if _, err := sockets.Connect(nil, "example.com:443", nil); !errors.Is(err, sockets.ErrInvalidOptions) { //nolint:staticcheck
+		t.Fatalf("Connect(nil ctx) = %v, want ErrInvalidOptions", err)
+	}
+}

@@ -153,6 +153,9 @@ func ConnectAddress(ctx context.Context, a Address, opts *Options) (*Socket, err
 // connect opens a socket; with wait it runs the attempt in the caller's
 // goroutine and returns its error.
 func connect(ctx context.Context, a Address, given string, opts *Options, wait bool) (*Socket, error) {
+	if ctx == nil {
+		return nil, &SocketError{Op: "connect", Addr: given, Err: errorf(ErrInvalidOptions, "nil context; pass context.Background() or a request's context")}
+	}
 	o := opts.clone()
 	if err := o.validate(); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
