@@ -64,24 +64,43 @@ func parsePort(p, whole string) (int, error) {
 	if p == "" {
 		return 0, errorf(ErrInvalidAddress, quote(whole)+" has an empty port; give a port from 1 to 65535")
 	}
-	if len(p) > 5 {
-		return 0, errorf(ErrInvalidAddress, "port "+quote(p)+" is out of range; give a port from 1 to 65535")
+	return ParsePort(p)
+}
+
+// ParsePort parses a port as [Connect] and policy files read it: a
+// decimal number from 1 to 65535 with no sign, no spaces and no leading
+// zero. Its error matches [ErrInvalidAddress] and says what to write.
+func ParsePort(p string) (int, error) {
+	if p == "" {
+		return 0, errorf(ErrInvalidAddress, "empty port; give a port from 1 to 65535")
 	}
 	n := 0
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if c < '0' || c > '9' {
-			return 0, errorf(ErrInvalidAddress, "port "+quote(p)+" is not a decimal number; give a port from 1 to 65535")
+			return 0, errorf(ErrInvalidAddress, "port "+strconv.Quote(p)+" is not a port number; write a decimal number from 1 to 65535")
 		}
-		n = n*10 + int(c-'0')
+		if n <= 65535 {
+			n = n*10 + int(c-'0')
+		}
 	}
 	if len(p) > 1 && p[0] == '0' {
-		return 0, errorf(ErrInvalidAddress, "port "+quote(p)+" has a leading zero; write it as "+strconv.Itoa(n))
+		trimmed := strings.TrimLeft(p, "0")
+		if trimmed == "" {
+			trimmed = "0"
+		}
+		return 0, errorf(ErrInvalidAddress, "port "+strconv.Quote(p)+" has a leading zero; write it as "+trimmed)
 	}
 	if n < 1 || n > 65535 {
-		return 0, errorf(ErrInvalidAddress, "port "+strconv.Itoa(n)+" is out of range; give a port from 1 to 65535")
+		return 0, errorf(ErrInvalidAddress, "port "+strconv.Quote(p)+" is out of range; give a port from 1 to 65535")
 	}
 	return n, nil
+}
+
+// portMessage is a ParsePort error's message without its sentinel's
+// prefix, for a policy error that reports the same problem.
+func portMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrInvalidAddress.Error()+": ")
 }
 
 // Validate reports whether the address can be dialled as written.

@@ -2,6 +2,7 @@ package sockets_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -35,11 +36,14 @@ func TestParseAddress(t *testing.T) {
 		{"", "empty address"},
 		{"example.com", "has no port"},
 		{"example.com:", "empty port"},
-		{"example.com:0", "port 0 is out of range"},
+		{"example.com:0", `port "0" is out of range`},
 		{"example.com:65536", "out of range"},
-		{"example.com:-1", "not a decimal number"},
-		{"example.com:+80", "not a decimal number"},
+		{"example.com:-1", "is not a port number"},
+		{"example.com:+80", "is not a port number"},
 		{"example.com:080", "leading zero"},
+		{"example.com:040395", `port "040395" has a leading zero; write it as 40395`},
+		{"example.com:0000000000000443", `has a leading zero; write it as 443`},
+		{"example.com:" + strings.Repeat("9", 400), "out of range"},
 		{"example.com:99999999", "out of range"},
 		{"::1:80", "IPv6 address without brackets"},
 		{"2001:db8::1", "IPv6 address without brackets"},
@@ -134,4 +138,42 @@ func FuzzParseAddress(f *testing.F) {
 			t.Fatalf("parsed %q but Validate says %v", s, err)
 		}
 	})
+}
+
+// TestOnePortParser: a policy rule's port is read by Connect's parser, so
+// the two agree on what a port is and say so in the same words.
+func TestOnePortParser(t *testing.T) {
+	for _, p := range []string{"0443", "040395", "0", "65536", "+80", "https", "1e3", "443 ", "٤٤٣", "0x1bb"} {
+		if _, err := sockets.ParseAddress("example.com:" + p); err == nil {
+			t.Errorf("ParseAddress accepts port %q", p)
+		}
+		_, cerr := sockets.ParsePort(p)
+		_, perr := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Allow, Ports: []string{p}}}})
+		if cerr == nil || perr == nil {
+			// " 443 " with spaces is a range spelling the rule parser trims; Connect refuses it.
+			if p == "443 " && perr == nil && cerr != nil {
+				continue
+			}
+			t.Errorf("port %q: Connect error %v, policy error %v; want both refused", p, cerr, perr)
+			continue
+		}
+		cmsg := strings.TrimPrefix(cerr.Error(), sockets.ErrInvalidAddress.Error()+": ")
+		if !strings.Contains(perr.Error(), cmsg) {
+			t.Errorf("port %q: policy says %q, Connect says %q; want one message", p, perr, cmsg)
+		}
+		if !errors.Is(perr, sockets.ErrInvalidOptions) {
+			t.Errorf("port %q: policy error %v is not ErrInvalidOptions", p, perr)
+		}
+	}
+	// A policy file goes through the same parser.
+	_, err := sockets.ParsePolicyConfig("p.yaml", []byte("rules:\n  - action: allow\n    ports: [\"0443\", 80]\n"))
+	if !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), `port "0443" has a leading zero; write it as 443`) {
+		t.Errorf("policy file with port \"0443\": %v; want the leading-zero message", err)
+	}
+	for _, p := range []string{"1", "443", "65535"} {
+		n, err := sockets.ParsePort(p)
+		if err != nil || strconv.Itoa(n) != p {
+			t.Errorf("ParsePort(%q) = %d, %v", p, n, err)
+		}
+	}
 }
