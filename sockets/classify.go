@@ -102,7 +102,7 @@ var v6Ranges = []classRange{
 	{netip.MustParsePrefix("2001:db8::/32"), classDocumentation},
 	{netip.MustParsePrefix("2620:4f:8000::/48"), classReserved}, // AS112 direct delegation
 	{netip.MustParsePrefix("3fff::/20"), classDocumentation},
-	{netip.MustParsePrefix("fc00::/7"), classPrivate},           // unique local
+	{netip.MustParsePrefix("fc00::/7"), classPrivate}, // unique local
 	// Akamai/Linode metadata over IPv6, docs.cloud-init.io/en/latest/reference/datasources/akamai.html
 	{netip.MustParsePrefix("fd00:a9fe:a9fe::1/128"), classMetadata},
 	// Oracle Cloud IMDS over IPv6, docs.oracle.com/iaas/Content/Compute/Tasks/gettingmetadata.htm
