@@ -97,12 +97,6 @@ func ParsePort(p string) (int, error) {
 	return n, nil
 }
 
-// portMessage is a ParsePort error's message without its sentinel's
-// prefix, for a policy error that reports the same problem.
-func portMessage(err error) string {
-	return strings.TrimPrefix(err.Error(), ErrInvalidAddress.Error()+": ")
-}
-
 // Validate reports whether the address can be dialled as written.
 func (a Address) Validate() error {
 	if a.Port < 1 || a.Port > 65535 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -158,8 +159,8 @@ func TestTypedNilOptionsRefused(t *testing.T) {
 		want string
 	}{
 		{"proxy", &sockets.Options{Proxy: (*ptrProxy)(nil)}, "Proxy is a nil *sockets_test.ptrProxy"},
-		{"policy holder", &sockets.Options{Policy: (*sockets.PolicyHolder)(nil)}, "Policy is a nil *sockets.PolicyHolder"},
-		{"policy", &sockets.Options{Policy: (*sockets.Policy)(nil)}, "Policy is a nil *sockets.Policy"},
+		{"policy holder", &sockets.Options{Policy: (*egress.PolicyHolder)(nil)}, "Policy is a nil *egress.PolicyHolder"},
+		{"policy", &sockets.Options{Policy: (*egress.Policy)(nil)}, "Policy is a nil *egress.Policy"},
 		{"layer", &sockets.Options{Layers: []sockets.Layer{(*ptrLayer)(nil)}}, "Layers[0] is a nil *sockets_test.ptrLayer"},
 		{"func layer", &sockets.Options{Layers: []sockets.Layer{&ptrLayer{}, funcLayer(nil)}}, "Layers[1] is a nil sockets_test.funcLayer"},
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -28,7 +29,7 @@ func TestTrailingDotKeptForTheDial(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, srv.Addr())
 	}
-	allowDB := newPolicy(t, sockets.PolicyConfig{Default: sockets.Deny, Rules: []sockets.Rule{{Action: sockets.Allow, Hosts: []string{"db"}}}})
+	allowDB := newPolicy(t, egress.PolicyConfig{Default: egress.Deny, Rules: []egress.Rule{{Action: egress.Allow, Hosts: []string{"db"}}}})
 	s, err := sockets.Dial(ctxT(t), "DB.:"+port, &sockets.Options{Dial: dial, Policy: allowDB})
 	if err != nil {
 		t.Fatalf("an allow rule for \"db\" does not allow \"DB.\": %v", err)
@@ -44,7 +45,7 @@ func TestTrailingDotKeptForTheDial(t *testing.T) {
 		t.Fatalf("dialled %q, want [\"db.:%s\"]", got, port)
 	}
 
-	denyDB := newPolicy(t, sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Hosts: []string{"db.example"}}}})
+	denyDB := newPolicy(t, egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Hosts: []string{"db.example"}}}})
 	for _, h := range []string{"db.example", "db.example.", "DB.Example."} {
 		if _, err := sockets.Connect(ctxT(t), h+":"+port, &sockets.Options{Dial: dial, Policy: denyDB}); !errors.Is(err, sockets.ErrDenied) {
 			t.Errorf("Connect(%q) under a deny rule for \"db.example\" = %v, want ErrDenied", h, err)
@@ -93,7 +94,7 @@ func TestTrailingDotResolved(t *testing.T) {
 	srv := echo(t)
 	_, port, _ := net.SplitHostPort(srv.Addr())
 	r := &recordingResolver{}
-	p := newPolicy(t, sockets.PolicyConfig{Resolver: r, Rules: []sockets.Rule{{Action: sockets.Deny, Addrs: []string{"private"}}}})
+	p := newPolicy(t, egress.PolicyConfig{Resolver: r, Rules: []egress.Rule{{Action: egress.Deny, Addrs: []string{"private"}}}})
 	s, err := sockets.Dial(ctxT(t), "db.:"+port, &sockets.Options{Policy: p})
 	if err != nil {
 		t.Fatal(err)
@@ -103,18 +104,5 @@ func TestTrailingDotResolved(t *testing.T) {
 	defer r.mu.Unlock()
 	if len(r.hosts) != 1 || r.hosts[0] != "db." {
 		t.Fatalf("resolver asked for %q, want [\"db.\"]", r.hosts)
-	}
-}
-
-// TestTrailingDotNoProxy: NO_PROXY matches an absolute name as the rules do.
-func TestTrailingDotNoProxy(t *testing.T) {
-	t.Setenv("ALL_PROXY", "socks5://127.0.0.1:1")
-	t.Setenv("NO_PROXY", "db.example")
-	p := sockets.ProxyFromEnvironment()
-	for _, h := range []string{"db.example", "db.example."} {
-		via, err := p.ProxyFor(sockets.Address{Hostname: h, Port: 5432})
-		if err != nil || via != nil {
-			t.Errorf("ProxyFor(%q) = %v, %v; want a direct connection (NO_PROXY)", h, via != nil, err)
-		}
 	}
 }

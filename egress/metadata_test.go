@@ -1,10 +1,11 @@
-package sockets_test
+package egress_test
 
 import (
 	"net/netip"
 	"slices"
 	"testing"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -32,11 +33,11 @@ func TestMetadataEndpoints(t *testing.T) {
 		"2002:a9fe:aa02::1",      // 6to4 spelling of 169.254.170.2
 		"::ffff:100.100.100.200", // IPv4-mapped Alibaba
 	}
-	p := newPolicy(t, sockets.PolicyConfig{Rules: []sockets.Rule{{Name: "no-metadata", Action: sockets.Deny, Addrs: []string{"metadata"}}}})
+	p := newPolicy(t, egress.PolicyConfig{Rules: []egress.Rule{{Name: "no-metadata", Action: egress.Deny, Addrs: []string{"metadata"}}}})
 	for _, ep := range endpoints {
 		ip := netip.MustParseAddr(ep)
-		if !slices.Contains(sockets.AddrClasses(ip), "metadata") {
-			t.Errorf("AddrClasses(%s) = %v, want it to include metadata", ep, sockets.AddrClasses(ip))
+		if !slices.Contains(egress.AddrClasses(ip), "metadata") {
+			t.Errorf("AddrClasses(%s) = %v, want it to include metadata", ep, egress.AddrClasses(ip))
 		}
 		addr := netip.AddrPortFrom(ip, 80).String()
 		if _, err := sockets.Connect(ctxT(t), addr, &sockets.Options{Policy: p}); !isDenied(err) {
@@ -45,7 +46,7 @@ func TestMetadataEndpoints(t *testing.T) {
 	}
 	// Neighbours of the single addresses stay out of the class.
 	for _, ep := range []string{"169.254.0.24", "fd20:ce::253", "fe80::a9fe:a9ff", "168.63.129.17"} {
-		if slices.Contains(sockets.AddrClasses(netip.MustParseAddr(ep)), "metadata") {
+		if slices.Contains(egress.AddrClasses(netip.MustParseAddr(ep)), "metadata") {
 			t.Errorf("AddrClasses(%s) includes metadata", ep)
 		}
 	}
