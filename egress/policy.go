@@ -73,11 +73,19 @@ type PolicyConfig struct {
 // unspecified (0.0.0.0, ::) and reserved addresses are refused, including
 // when a name resolves to them or an IPv6 address embeds them. Port 25 stays
 // denied. Append allow rules for the internal services you do need.
+//
+// A rule named "localhost" denies the names that are loopback by
+// definition (localhost and *.localhost, RFC 6761 section 6.3) at Connect,
+// before any proxy sees them: a proxy resolves names itself, so without it
+// "localhost:8080" through a SOCKS5 proxy would reach the proxy's loopback.
 func PublicInternetOnly() PolicyConfig {
 	return PolicyConfig{
 		Mode:    ModeEnforce,
 		Default: Deny,
-		Rules:   []Rule{{Name: "public", Action: Allow, Addrs: []string{"public"}}},
+		Rules: []Rule{
+			{Name: "localhost", Action: Deny, Hosts: []string{"localhost", "*.localhost"}},
+			{Name: "public", Action: Allow, Addrs: []string{"public"}},
+		},
 	}
 }
 
