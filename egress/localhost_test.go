@@ -48,3 +48,16 @@ func TestPublicInternetOnlyRefusesLocalhost(t *testing.T) {
 		t.Fatal("a public name did not reach the proxy")
 	}
 }
+
+// TestNilMetricsAndHolder: reads of a nil *Metrics are zero; a nil holder
+// reads as the default policy.
+func TestNilMetricsAndHolder(t *testing.T) {
+	var m *egress.Metrics
+	if st := m.Stats(); st.Allowed != 0 || st.Open != 0 || st.DeniedTotal() != 0 {
+		t.Fatalf("(*Metrics)(nil).Stats() = %v", st)
+	}
+	var h *egress.PolicyHolder
+	if h.Policy() != nil {
+		t.Fatal("a nil holder holds a policy")
+	}
+}

@@ -203,6 +203,9 @@ func (h *PolicyHolder) Policy() *Policy {
 }
 
 // Store puts p in force atomically and returns the policy it replaces.
+// Store on a nil *PolicyHolder panics, as Store on a nil *atomic.Pointer
+// does: there is nowhere to put p, and dropping it silently would leave
+// the caller believing a policy is in force.
 func (h *PolicyHolder) Store(p *Policy) (old *Policy) { return h.p.Swap(p) }
 
 // CheckConnect implements [sockets.Policy] with the policy in force.

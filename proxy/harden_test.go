@@ -104,3 +104,20 @@ func TestStartTLSAfterProxyInjection(t *testing.T) {
 		t.Fatalf("Opened after StartTLS = %v; want ErrPlaintextInjection", err)
 	}
 }
+
+// TestNilProxies: a nil *SOCKS5 or *HTTP fails instead of panicking, when
+// called directly and (refused at once) through Connect.
+func TestNilProxies(t *testing.T) {
+	for _, px := range []sockets.Proxy{(*proxy.SOCKS5)(nil), (*proxy.HTTP)(nil)} {
+		dial, err := px.ProxyFor(sockets.Address{Hostname: "example.com", Port: 80})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dial(ctxT(t), "tcp", "example.com:80"); !errors.Is(err, sockets.ErrInvalidOptions) {
+			t.Errorf("%T DialContext = %v; want ErrInvalidOptions", px, err)
+		}
+		if _, err := sockets.Connect(ctxT(t), "example.com:80", &sockets.Options{Proxy: px}); !errors.Is(err, sockets.ErrInvalidOptions) {
+			t.Errorf("Connect with a %T = %v; want ErrInvalidOptions", px, err)
+		}
+	}
+}

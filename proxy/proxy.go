@@ -112,6 +112,9 @@ func (p *SOCKS5) ProxyFor(sockets.Address) (sockets.DialFunc, error) { return p.
 // connection to the proxy and the SOCKS5 exchange, not the connection's
 // life. A refusal is a [*Error].
 func (p *SOCKS5) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if p == nil {
+		return nil, errorf(sockets.ErrInvalidOptions, "DialContext called on a nil *proxy.SOCKS5; make one with the proxy's Addr")
+	}
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, errors.New("SOCKS5 proxy: network " + quote(network) + " is not supported; use \"tcp\"")
 	}
@@ -247,6 +250,9 @@ const maxProxyResponse = 64 << 10
 // the connection to the proxy and the CONNECT exchange, not the
 // connection's life. A refusal is a [*Error].
 func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if p == nil {
+		return nil, errorf(sockets.ErrInvalidOptions, "DialContext called on a nil *proxy.HTTP; make one with the proxy's Addr")
+	}
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, errors.New("HTTP proxy: network " + quote(network) + " is not supported; use \"tcp\"")
 	}

@@ -242,6 +242,9 @@ func Parse(name string, data []byte) (egress.PolicyConfig, error) {
 // and the reason, and the policy in force stays. The new policy is logged
 // (one record) when it has a Logger.
 func Reload(h *egress.PolicyHolder, path string) error {
+	if h == nil {
+		return &Error{File: path, Msg: "Reload was given a nil *egress.PolicyHolder; make one with egress.NewPolicyHolder"}
+	}
 	cfg, err := Load(path)
 	if err != nil {
 		return err

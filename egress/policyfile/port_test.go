@@ -22,3 +22,10 @@ func TestPortParsedAsConnectDoes(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadNilHolder: Reload with a nil holder is an error, not a panic.
+func TestReloadNilHolder(t *testing.T) {
+	if err := policyfile.Reload(nil, "p.yaml"); !errors.Is(err, sockets.ErrInvalidOptions) {
+		t.Fatalf("Reload(nil) = %v; want ErrInvalidOptions", err)
+	}
+}
