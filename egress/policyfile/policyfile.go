@@ -72,7 +72,10 @@ const (
 // ".json" is JSON, ".yaml" and ".yml" are YAML, anything else is JSON if it
 // starts with '{' and YAML otherwise. Errors are [*Error]s with
 // the line and what to write instead; unknown keys are errors, so a typo
-// cannot silently drop a rule.
+// cannot silently drop a rule. A YAML file holds exactly one document and
+// no aliases (a second document or an alias is an error naming its line),
+// and files are at most MaxFileSize (YAML: MaxYAMLSize), so loading or
+// refusing any file stays fast.
 //
 // The format (YAML shown; JSON has the same keys):
 //
