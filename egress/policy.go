@@ -78,6 +78,8 @@ type PolicyConfig struct {
 // definition (localhost and *.localhost, RFC 6761 section 6.3) at Connect,
 // before any proxy sees them: a proxy resolves names itself, so without it
 // "localhost:8080" through a SOCKS5 proxy would reach the proxy's loopback.
+// As a deny rule it wins over allow rules you append: to reach a local
+// service, allow its IP address (127.0.0.1), or drop the rule.
 func PublicInternetOnly() PolicyConfig {
 	return PolicyConfig{
 		Mode:    ModeEnforce,
