@@ -73,8 +73,11 @@ func (s Stats) String() string {
 	return string(b)
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters; for a nil *Metrics, all zero.
 func (m *Metrics) Stats() Stats {
+	if m == nil {
+		m = &Metrics{}
+	}
 	s := Stats{
 		Allowed:  m.allowed.Load(),
 		Denied:   make(map[string]uint64, len(reasons)),

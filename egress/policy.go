@@ -74,11 +74,21 @@ type PolicyConfig struct {
 // unspecified (0.0.0.0, ::) and reserved addresses are refused, including
 // when a name resolves to them or an IPv6 address embeds them. Port 25 stays
 // denied. Append allow rules for the internal services you do need.
+//
+// A rule named "localhost" denies the names that are loopback by
+// definition (localhost and *.localhost, RFC 6761 section 6.3) at Connect,
+// before any proxy sees them: a proxy resolves names itself, so without it
+// "localhost:8080" through a SOCKS5 proxy would reach the proxy's loopback.
+// As a deny rule it wins over allow rules you append: to reach a local
+// service, allow its IP address (127.0.0.1), or drop the rule.
 func PublicInternetOnly() PolicyConfig {
 	return PolicyConfig{
 		Mode:    ModeEnforce,
 		Default: Deny,
-		Rules:   []Rule{{Name: "public", Action: Allow, Addrs: []string{"public"}}},
+		Rules: []Rule{
+			{Name: "localhost", Action: Deny, Hosts: []string{"localhost", "*.localhost"}},
+			{Name: "public", Action: Allow, Addrs: []string{"public"}},
+		},
 	}
 }
 
@@ -196,6 +206,9 @@ func (h *PolicyHolder) Policy() *Policy {
 }
 
 // Store puts p in force atomically and returns the policy it replaces.
+// Store on a nil *PolicyHolder panics, as Store on a nil *atomic.Pointer
+// does: there is nowhere to put p, and dropping it silently would leave
+// the caller believing a policy is in force.
 func (h *PolicyHolder) Store(p *Policy) (old *Policy) { return h.p.Swap(p) }
 
 // CheckConnect implements [sockets.Policy] with the policy in force.

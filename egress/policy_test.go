@@ -249,12 +249,7 @@ func TestBypassLiterals(t *testing.T) {
 			}
 		})
 	}
-	// The listener counts in its own goroutine: wait for the control
-	// connections, then make sure nothing else arrived.
-	for deadline := time.Now().Add(5 * time.Second); ln.accepted.Load() < 3 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	if n := ln.accepted.Load(); n != 3 {
+	if n := ln.waitAccepted(3); n != 3 {
 		t.Fatalf("listener accepted %d connections, want 3 (only the unpoliced control connections)", n)
 	}
 }
@@ -623,8 +618,9 @@ func TestPolicyHolderSwap(t *testing.T) {
 		t.Fatal("zero holder holds a policy")
 	}
 	var nilHolder *egress.PolicyHolder
-	if err := openErr(t, ln.Addr().String(), &sockets.Options{Policy: nilHolder}); err != nil {
-		t.Fatalf("nil holder: %v", err)
+	// A typed nil is refused rather than read as the default policy (fail closed).
+	if err := openErr(t, ln.Addr().String(), &sockets.Options{Policy: nilHolder}); !errors.Is(err, sockets.ErrInvalidOptions) {
+		t.Fatalf("nil holder: %v, want ErrInvalidOptions", err)
 	}
 	// Concurrent Connects while swapping (run with -race).
 	var wg sync.WaitGroup

@@ -121,13 +121,17 @@ func (p *SOCKS5) ResolvesLocally() bool { return p.ResolveLocally }
 // connection to the proxy and the SOCKS5 exchange, not the connection's
 // life. A refusal is a [*Error].
 func (p *SOCKS5) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if p == nil {
+		return nil, errorf(sockets.ErrInvalidOptions, "DialContext called on a nil *proxy.SOCKS5; make one with the proxy's Addr")
+	}
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, errors.New("SOCKS5 proxy: network " + quote(network) + " is not supported; use \"tcp\"")
 	}
-	host, port, err := splitTarget(address)
+	a, err := splitTarget(address)
 	if err != nil {
 		return nil, err
 	}
+	host, port := a.Hostname, a.Port
 	var req []byte
 	req = append(req, 5, 1, 0) // VER, CMD CONNECT, RSV
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -179,6 +183,9 @@ func (p *SOCKS5) DialContext(ctx context.Context, network, address string) (net.
 			if _, err := io.ReadFull(c, b[:]); err != nil {
 				return nil, err
 			}
+			if b[0] != 1 {
+				return nil, errors.New(proxyURL + " answered the username and password with version byte " + strconv.Itoa(int(b[0])) + ", not 1 (RFC 1929)")
+			}
 			if b[1] != 0 {
 				return nil, errors.New(proxyURL + " refused the username and password")
 			}
@@ -193,6 +200,9 @@ func (p *SOCKS5) DialContext(ctx context.Context, network, address string) (net.
 		var rep [4]byte
 		if _, err := io.ReadFull(c, rep[:]); err != nil {
 			return nil, err
+		}
+		if rep[0] != 5 {
+			return nil, errors.New(proxyURL + " answered CONNECT with version byte " + strconv.Itoa(int(rep[0])) + ", not 5; it is not a SOCKS5 proxy")
 		}
 		if rep[1] != 0 {
 			msg, ok := socksReplies[rep[1]]
@@ -258,12 +268,17 @@ const maxProxyResponse = 64 << 10
 // the connection to the proxy and the CONNECT exchange, not the
 // connection's life. A refusal is a [*Error].
 func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if p == nil {
+		return nil, errorf(sockets.ErrInvalidOptions, "DialContext called on a nil *proxy.HTTP; make one with the proxy's Addr")
+	}
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, errors.New("HTTP proxy: network " + quote(network) + " is not supported; use \"tcp\"")
 	}
-	if _, _, err := splitTarget(address); err != nil {
+	a, err := splitTarget(address)
+	if err != nil {
 		return nil, err
 	}
+	target := a.String() // re-joined from the checked parts
 	scheme := "http://"
 	if p.TLSConfig != nil {
 		scheme = "https://"
@@ -285,7 +300,7 @@ func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Co
 			c = tc
 		}
 		var b strings.Builder
-		b.WriteString("CONNECT " + address + " HTTP/1.1\r\nHost: " + address + "\r\n")
+		b.WriteString("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n")
 		if p.Username != "" {
 			b.WriteString("Proxy-Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(p.Username+":"+p.Password)) + "\r\n")
 		}
@@ -293,9 +308,16 @@ func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Co
 		if _, err := io.WriteString(c, b.String()); err != nil {
 			return nil, err
 		}
-		br := bufio.NewReaderSize(io.LimitReader(c, maxProxyResponse), 1024)
+		lr := &io.LimitedReader{R: c, N: maxProxyResponse}
+		br := bufio.NewReaderSize(lr, 1024)
+		tooLarge := func() error {
+			return errors.New(proxyURL + ": the proxy's response headers are too large (over " + strconv.Itoa(maxProxyResponse>>10) + " KiB) in its answer to CONNECT")
+		}
 		status, err := br.ReadString('\n')
 		if err != nil {
+			if lr.N == 0 {
+				return nil, tooLarge()
+			}
 			return nil, fmt.Errorf("%s closed the connection or sent no status line to CONNECT: %w", proxyURL, err)
 		}
 		code, reason, ok := parseStatus(status)
@@ -305,6 +327,9 @@ func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Co
 		for {
 			l, err := br.ReadString('\n')
 			if err != nil {
+				if lr.N == 0 {
+					return nil, tooLarge()
+				}
 				return nil, fmt.Errorf("%s: reading the CONNECT response headers: %w", proxyURL, err)
 			}
 			if l == "\r\n" || l == "\n" {
@@ -337,11 +362,20 @@ func parseStatus(l string) (int, string, bool) {
 	return code, reason, true
 }
 
-// prefixConn returns bytes read ahead before those of the connection.
+// prefixConn returns bytes read ahead before those of the connection. It
+// reports them with Buffered and the connection it wraps with NetConn, so
+// that a StartTLS over it sees bytes waiting before the handshake (see
+// sockets.ErrPlaintextInjection).
 type prefixConn struct {
 	net.Conn
 	buf []byte
 }
+
+// Buffered reports how many bytes read ahead are still held.
+func (c *prefixConn) Buffered() int { return len(c.buf) }
+
+// NetConn returns the connection under the held bytes.
+func (c *prefixConn) NetConn() net.Conn { return c.Conn }
 
 func (c *prefixConn) Read(b []byte) (int, error) {
 	if len(c.buf) > 0 {
@@ -359,16 +393,17 @@ func (c *prefixConn) CloseWrite() error {
 	return nil
 }
 
-func splitTarget(address string) (string, int, error) {
-	host, portStr, err := net.SplitHostPort(address)
+// splitTarget checks a target address with Connect's rules
+// ([sockets.ParseAddress]: no control bytes, spaces or non-ASCII, a valid
+// hostname or IP literal, a port from 1 to 65535), so that nothing but a
+// well-formed "host:port" reaches a CONNECT request line or a SOCKS5
+// request, whoever calls DialContext.
+func splitTarget(address string) (sockets.Address, error) {
+	a, err := sockets.ParseAddress(address)
 	if err != nil {
-		return "", 0, errorf(sockets.ErrInvalidAddress, quote(address)+" is not \"host:port\"")
+		return sockets.Address{}, err
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 1 || port > 65535 {
-		return "", 0, errorf(sockets.ErrInvalidAddress, "port "+quote(portStr)+" is out of range; give a port from 1 to 65535")
-	}
-	return host, port, nil
+	return a, nil
 }
 
 // handshake connects to the proxy at addr and runs exchange on the
@@ -503,7 +538,9 @@ func (e *envProxy) ProxyFor(a sockets.Address) (sockets.DialFunc, error) {
 	if e.proxy == nil {
 		return nil, nil
 	}
-	u, err := e.use(&url.URL{Scheme: "https", Host: a.String()})
+	// NO_PROXY matching ignores the trailing dot of an absolute name, as the policy's rules do.
+	host := sockets.Address{Hostname: strings.TrimSuffix(a.Hostname, "."), Port: a.Port}.String()
+	u, err := e.use(&url.URL{Scheme: "https", Host: host})
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,8 @@ func checkConnect(ctx context.Context, o *Options, a Address) error {
 			return errorf(ErrInvalidOptions, "choosing the egress proxy: "+err.Error())
 		}
 	}
-	req := Request{Address: a, Scope: sc, Proxied: via != nil && !resolvesLocally(o.Proxy)}
+	// The policy matches the name without a trailing dot; the dial keeps it.
+	req := Request{Address: Address{Hostname: a.ruleHost(), Port: a.Port}, Scope: sc, Proxied: via != nil && !resolvesLocally(o.Proxy)}
 	var v Verdict
 	if o.Policy == nil {
 		// The default policy allows all but port 25 and records nothing.

@@ -19,6 +19,13 @@ import (
 // fail without calling it. ctx bounds the attempt only. A Layer that calls
 // next and then fails must close the connection next returned. A Layer must
 // be safe for concurrent use.
+//
+// A Layer whose connection reads ahead (holds bytes its Read has not yet
+// returned) should give it a Buffered() int method, and a wrapper a
+// NetConn() net.Conn method returning the connection it wraps, so that
+// [Socket.StartTLS] still sees plaintext waiting before the handshake and
+// refuses it ([ErrPlaintextInjection]); without NetConn the check cannot
+// see past the wrapper.
 type Layer interface {
 	Dial(ctx context.Context, a Address, next func(context.Context) (net.Conn, error)) (net.Conn, error)
 }
