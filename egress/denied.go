@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -72,4 +73,17 @@ func (p *Policy) noneAllowed(host string, denied []Decision) error {
 		e.Hint = "check what " + strconv.Quote(host) + " resolves to; its addresses are refused by the policy"
 	}
 	return e
+}
+
+// ProxyDenial is the denial of a connection to host:port by the rules of
+// the egress proxy at by (its URL), for reason (what the proxy said). Proxy
+// packages return it (package proxy does, through errors.As on a
+// *proxy.Error), so that a program branches on a fleet denial as on a local
+// one: the Decision's By names where it was made.
+func ProxyDenial(by, host string, port int, reason string) *DeniedError {
+	d := Decision{Rule: reason, Reason: ReasonProxy, Host: host, Port: port, By: by, rule: -1}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		d.IP, d.literal = ip, true
+	}
+	return &DeniedError{Decision: d, Hint: "the egress proxy " + by + " refused it; its rules (for smokescreen, the ACL of the role in your client certificate) decide what it may reach"}
 }

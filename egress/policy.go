@@ -33,6 +33,7 @@ const (
 	ReasonPort25       = "port-25"                       // port 25 without an allow rule that lists it
 	ReasonRequireScope = "require-scope"                 // Connect without a Scope under a policy that requires one
 	ReasonSpelling     = "non-standard address spelling" // an IPv4 address spelled as inet_aton reads it (2130706433, 0x7f.1, 127.1), refused
+	ReasonProxy        = "proxy"                         // an egress proxy's rules refused the connection (see Decision.By)
 )
 
 // Resolver looks up a hostname's addresses; [*net.Resolver] implements it.
@@ -235,6 +236,11 @@ type Decision struct {
 	Port int
 	// Scope is the name of the connection's [sockets.Scope] ("" for none).
 	Scope string
+	// By is where the decision was made: "" for this process's policy, or
+	// the URL of the egress proxy ("https://smokescreen:4750") whose rules
+	// refused the connection; then Reason is ReasonProxy and Rule is the
+	// proxy's stated reason.
+	By string
 
 	rule    int        // index of the deciding rule, -1 for built-in
 	carried netip.Addr // the embedded IPv4 address that decided, if any
@@ -301,6 +307,8 @@ func (d Decision) describe(b *strings.Builder, target string) {
 		b.WriteString(target + port + " is allowed by " + rule)
 	case d.Allowed:
 		b.WriteString(target + port + " is allowed by the policy's default")
+	case d.Reason == ReasonProxy:
+		b.WriteString(target + port + " is denied by the egress proxy " + d.By + ": " + strconv.Quote(d.Rule))
 	case d.Reason == ReasonSpelling:
 		b.WriteString(target + " is a non-standard address spelling, refused")
 	case d.Reason == ReasonRequireScope:

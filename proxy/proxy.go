@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -27,21 +28,34 @@ import (
 // reply 2, HTTP 403), and the corresponding syscall error when the proxy
 // reports the target refused, unreachable or timed out, so callers branch
 // on it as on a direct connection's error.
+//
+// An egress proxy that says why it refused, in smokescreen's
+// X-Smokescreen-Error header or RFC 9209's Proxy-Status header, has its
+// reason in Detail; its refusal by rule (smokescreen's 407 with its error
+// header, Proxy-Status error=http_request_denied or
+// destination_ip_prohibited) also reads as a local denial does: errors.As
+// gives an [*egress.DeniedError] whose Decision names the proxy in By and
+// carries the proxy's reason in Rule.
 type Error struct {
 	Proxy  string // the proxy, as "socks5://host:port" or "http://host:port"
 	Target string // the address the proxy was asked to reach
 	Code   int    // SOCKS5 reply code, or HTTP status
-	Msg    string // the proxy's reason
+	Msg    string // the proxy's status
+	Detail string // the proxy's stated reason (X-Smokescreen-Error, Proxy-Status), or ""
+
+	proxyDenied bool // the error header says the proxy's rules refused
 }
 
-// Error says which proxy refused or failed, and why.
+// Error says which proxy refused or failed, and why, on one line.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("proxy " + e.Proxy + " refused the connection to " + e.Target + ": " + e.Msg)
+	b.WriteString("proxy " + e.Proxy + " refused the connection to " + strconv.Quote(e.Target) + ": " + e.Msg)
+	if e.Detail != "" {
+		b.WriteString(" (" + strconv.Quote(e.Detail) + ")")
+	}
 	if e.denied() {
 		b.WriteString("; the proxy's egress rules deny it")
-	}
-	if e.Code == 407 {
+	} else if e.Code == 407 {
 		b.WriteString("; set the proxy's Username and Password")
 	}
 	return b.String()
@@ -53,11 +67,56 @@ func (e *Error) denied() bool {
 	if e.socks() {
 		return e.Code == 2
 	}
-	return e.Code == 403
+	return e.Code == 403 || e.proxyDenied
 }
 
 // Is reports whether the refusal is a policy denial ([sockets.ErrDenied]).
 func (e *Error) Is(target error) bool { return target == sockets.ErrDenied && e.denied() }
+
+// As gives the refusal by the proxy's rules as an [*egress.DeniedError],
+// so that a program reads a fleet denial as it reads a local one.
+func (e *Error) As(target any) bool {
+	de, ok := target.(**egress.DeniedError)
+	if !ok || !e.denied() {
+		return false
+	}
+	host, port := e.Target, 0
+	if a, err := sockets.ParseAddress(e.Target); err == nil {
+		host, port = a.Hostname, a.Port
+	}
+	reason := e.Detail
+	if reason == "" {
+		reason = e.Msg
+	}
+	*de = egress.ProxyDenial(e.Proxy, host, port, reason)
+	return true
+}
+
+// maxDetail bounds the reason kept from a proxy's error header.
+const maxDetail = 512
+
+// refusalHeader reads a response header line that says why a proxy
+// refused: smokescreen's X-Smokescreen-Error, or RFC 9209's Proxy-Status.
+// denied reports that the header names a refusal by the proxy's rules.
+func refusalHeader(line string) (detail string, denied, ok bool) {
+	name, value, found := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
+	if !found {
+		return "", false, false
+	}
+	value = strings.TrimSpace(value)
+	if len(value) > maxDetail {
+		value = value[:maxDetail]
+	}
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "x-smokescreen-error":
+		return value, true, true
+	case "proxy-status":
+		v := strings.ToLower(value)
+		denied := strings.Contains(v, "error=http_request_denied") || strings.Contains(v, "error=destination_ip_prohibited")
+		return value, denied, true
+	}
+	return "", false, false
+}
 
 // Unwrap returns the syscall error the refusal stands for, or nil.
 func (e *Error) Unwrap() error {
@@ -324,6 +383,8 @@ func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Co
 		if !ok {
 			return nil, errors.New(proxyURL + " is not an HTTP proxy (status line " + strconv.Quote(strings.TrimSpace(status)) + ")")
 		}
+		var detail string
+		var proxyDenied bool
 		for {
 			l, err := br.ReadString('\n')
 			if err != nil {
@@ -335,9 +396,13 @@ func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Co
 			if l == "\r\n" || l == "\n" {
 				break
 			}
+			if d, denied, ok := refusalHeader(l); ok {
+				detail, proxyDenied = d, proxyDenied || denied
+			}
 		}
 		if code < 200 || code > 299 {
-			return nil, &Error{Proxy: proxyURL, Target: address, Code: code, Msg: strconv.Itoa(code) + " " + reason}
+			return nil, &Error{Proxy: proxyURL, Target: address, Code: code, Msg: strconv.Itoa(code) + " " + reason,
+				Detail: detail, proxyDenied: proxyDenied}
 		}
 		if n := br.Buffered(); n > 0 {
 			// The target spoke first and its bytes came with the response.
