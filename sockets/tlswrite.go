@@ -78,12 +78,13 @@ func (s *Socket) tlsWrite(b []byte) (int, error) {
 	if d := s.wdl64.Load(); d != 0 && time.Now().UnixNano() >= d {
 		return 0, &net.OpError{Op: "write", Net: "tcp", Source: s.raw.LocalAddr(), Addr: s.raw.RemoteAddr(), Err: osErrDeadline}
 	}
-	if err := s.tt.flush(); err != nil {
+	tt := s.transport()
+	if err := tt.flush(); err != nil {
 		return 0, err
 	}
 	n, err := s.tlsConn.Write(b)
 	if err == nil {
-		err = s.tt.takeTimeout()
+		err = tt.takeTimeout()
 	}
 	return n, err
 }
