@@ -127,8 +127,9 @@ type pending struct {
 	ended    chan struct{} // closed when the socket ends while pending
 	ctxDone  <-chan struct{}
 	cancel   context.CancelFunc
-	run      func()      // the connect attempt, for whoever claims it first
-	claimed  atomic.Bool // the attempt has been taken by a goroutine or a waiter
+	run      func()        // the connect attempt, for whoever claims it first
+	queued   time.Duration // when it was scheduled, on the starter's clock
+	claimed  atomic.Bool   // the attempt has been taken by a goroutine or a waiter
 	rdl, wdl pendingDeadline
 	rd, wd   time.Time // deadlines set while pending
 }
@@ -324,11 +325,15 @@ var starter struct {
 	timer *time.Timer
 }
 
+// starterEpoch is the origin of the starter's monotonic clock.
+var starterEpoch = time.Now()
+
 // startDelay bounds how long an attempt that nothing waits for waits to
 // start.
 const startDelay = time.Millisecond
 
 func schedule(p *pending) {
+	p.queued = time.Since(starterEpoch)
 	starter.mu.Lock()
 	starter.queue = append(starter.queue, p)
 	if !starter.armed {
@@ -342,14 +347,30 @@ func schedule(p *pending) {
 	starter.mu.Unlock()
 }
 
-// startQueued starts the queued attempts that no waiter has claimed.
+// startQueued starts the queued attempts that no waiter has claimed
+// within startDelay of their Connect, and waits again for the younger ones.
 func startQueued() {
+	now := time.Since(starterEpoch)
 	starter.mu.Lock()
 	q := starter.queue
-	starter.queue = nil
-	starter.armed = false
-	starter.mu.Unlock()
+	keep := q[:0:0]
+	var due []*pending
 	for _, p := range q {
+		switch {
+		case p.claimed.Load():
+		case now-p.queued < startDelay:
+			keep = append(keep, p)
+		default:
+			due = append(due, p)
+		}
+	}
+	starter.queue = keep
+	starter.armed = len(keep) > 0
+	if starter.armed {
+		starter.timer.Reset(startDelay - (now - keep[0].queued))
+	}
+	starter.mu.Unlock()
+	for _, p := range due {
 		p.background()
 	}
 }
