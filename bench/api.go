@@ -30,7 +30,8 @@ import (
 //     Read and Close; raw is tls.Dialer.DialContext, Read and Close.
 //
 // The peer closes first, so TIME_WAIT piles up on its side, not in this
-// process's ephemeral ports (see firstBytePeer); a client that closes with
+// process's ephemeral ports, where thousands of waiting ports slow the
+// kernel's search for a free one for every later connect; a client that closes with
 // the peer's byte unread resets the connection, which leaves no TIME_WAIT
 // either.
 func init() {

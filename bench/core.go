@@ -519,15 +519,6 @@ func pingRound(ctx context.Context, c net.Conn, rtt []time.Duration) error {
 	return nil
 }
 
-// firstBytePeer sends one byte and closes. Closing first puts the
-// connection's TIME_WAIT on the server's side: when the client closes
-// first, thousands of client ports wait out TIME_WAIT and the kernel's
-// search for a free ephemeral port slows every later connect, whichever
-// side makes it.
-func firstBytePeer(c net.Conn) {
-	c.Write([]byte{'!'})
-}
-
 // discard reads c to its end with a small buffer, for peers that expect
 // nothing but the EOF.
 func discard(c net.Conn) {

@@ -208,16 +208,6 @@ func (p *peerProc) stop() {
 	p.cmd.Wait()
 }
 
-// startSink starts a holding peer child and returns its address, a function
-// that reports how many connections it has accepted, and one that stops it.
-func startSink() (addr string, accepted func() (int, error), stop func(), err error) {
-	p, err := startPeer(peerHold, 1, nil)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	return p.addr(), p.accepted, p.stop, nil
-}
-
 // certPEM encodes a certificate chain and its key as PEM.
 func certPEM(c *tls.Certificate) (string, error) {
 	var b strings.Builder

@@ -407,6 +407,12 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 			err = ErrClosed // Close during the attempt cancelled it
 		}
 		p.err = &SocketError{Op: "connect", Addr: s.given, Err: err}
+		if f := s.flags.Load(); f&fClosed == 0 {
+			// Recorded with pend dropped, so that a waiter that sees the
+			// attempt finished also sees why it failed.
+			s.flags.Store(f | fConnFailed)
+			s.err = p.err
+		}
 		s.mu.Unlock()
 		close(p.ready)
 		s.end(p.err, fConnFailed)
@@ -455,7 +461,9 @@ func (s *Socket) end(cause error, flag uint32) {
 		return
 	}
 	s.flags.Store(f | fClosed | flag)
-	s.err = cause
+	if f&fConnFailed == 0 {
+		s.err = cause
+	}
 	p := s.pend
 	var c net.Conn
 	if s.opened.Load() && flag&fUpgraded == 0 {
