@@ -3,21 +3,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/outboundhq/outbound/sockets"
@@ -48,19 +42,19 @@ func pick(full, small int64) int64 {
 }
 
 func init() {
-	if os.Getenv(fdSinkEnv) != "" {
-		// This process is the idle workloads' child; see fdSink.
-		if err := fdSink(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench fd sink:", err)
+	if mode := os.Getenv(fdSinkEnv); mode != "" {
+		// This process is a peer child of the bench; see childPeer.
+		if err := childPeer(mode); err != nil {
+			fmt.Fprintln(os.Stderr, "bench peer:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}
 	var (
-		bulk, bulkTLS, relaySrc, relaySink, ping, first, upgrade *sockettest.Server
-		sinkGot                                                  chan int64
-		ca                                                       *sockettest.CA
-		serverTLS                                                *tls.Config
+		bulk, bulkTLS, relaySrc, relaySink, ping, upgrade *sockettest.Server
+		sinkGot                                           chan int64
+		ca                                                *sockettest.CA
+		serverTLS                                         *tls.Config
 	)
 	setupCA := func() error {
 		if ca != nil {
@@ -197,34 +191,6 @@ func init() {
 	register(pingRow("ping-pong 1 B round trip, p99", 0.99))
 
 	register(Workload{
-		Name:   "connect + first byte + close",
-		Unit:   "µs",
-		Target: Target{AtMost: 1.10},
-		Rounds: coreRounds,
-		Setup: func(context.Context) (func(), error) {
-			var err error
-			first, err = sockettest.NewServer(firstBytePeer)
-			return stop(&first), err
-		},
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			per := int(pick(2000, 500)) / batches
-			d, err := timeBatches(ctx, func() (time.Duration, error) {
-				start := time.Now()
-				for range per {
-					if err := connectOnce(ctx, first.Addr(), outbound); err != nil {
-						return 0, err
-					}
-				}
-				return time.Since(start), nil
-			})
-			if err != nil {
-				return 0, err
-			}
-			return perOp(d, per), nil
-		},
-	})
-
-	register(Workload{
 		Name:   "starttls upgrade on an open conn",
 		Unit:   "µs",
 		Target: Target{AtMost: 1.10},
@@ -262,27 +228,6 @@ func init() {
 		},
 	})
 
-	idle := idleCount()
-	register(Workload{
-		Name:   "idle socket heap, " + thousands(idle) + " open",
-		Unit:   "B",
-		Target: Target{AtMost: 512, Delta: true},
-		Rounds: 3,
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			m, err := idleRound(ctx, idle, outbound)
-			return m.heap, err
-		},
-	})
-	register(Workload{
-		Name:   "idle socket goroutines, " + thousands(idle) + " open",
-		Unit:   "/socket",
-		Target: Target{AtMost: 0, Delta: true},
-		Rounds: 1,
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			m, err := idleRound(ctx, idle, outbound)
-			return m.goroutines, err
-		},
-	})
 }
 
 // dialPlain opens a plain connection: a *net.TCPConn from a net.Dialer
@@ -484,27 +429,6 @@ func relayOnce(ctx context.Context, srcAddr, sinkAddr string, n int64, sinkGot <
 	return d, nil
 }
 
-// connectOnce connects, reads the peer's first byte and closes.
-func connectOnce(ctx context.Context, addr string, outbound bool) error {
-	var c net.Conn
-	var err error
-	if outbound {
-		// No Opened: the read waits for the socket to open, as a program
-		// that just starts talking would.
-		c, err = sockets.Connect(ctx, addr, nil)
-	} else {
-		var d net.Dialer
-		c, err = d.DialContext(ctx, "tcp", addr)
-	}
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var b [1]byte
-	_, err = io.ReadFull(c, b[:])
-	return err
-}
-
 // batches is how many timed batches one round of a workload is cut into.
 // On a machine shared with other work, a batch that another process
 // preempted is slow; the figure comes from the batch at the 25th
@@ -595,15 +519,6 @@ func pingRound(ctx context.Context, c net.Conn, rtt []time.Duration) error {
 	return nil
 }
 
-// firstBytePeer sends one byte and closes. Closing first puts the
-// connection's TIME_WAIT on the server's side: when the client closes
-// first, thousands of client ports wait out TIME_WAIT and the kernel's
-// search for a free ephemeral port slows every later connect, whichever
-// side makes it.
-func firstBytePeer(c net.Conn) {
-	c.Write([]byte{'!'})
-}
-
 // discard reads c to its end with a small buffer, for peers that expect
 // nothing but the EOF.
 func discard(c net.Conn) {
@@ -633,221 +548,4 @@ func mbps(n int64, d time.Duration) float64 { return float64(n) / d.Seconds() / 
 
 func perOp(d time.Duration, n int) float64 {
 	return float64(d) / float64(n) / float64(time.Microsecond)
-}
-
-// idleSockets is how many sockets the idle workloads hold open at once.
-const idleSockets = 10000
-
-// fdSinkEnv, when set, makes this program an fdSink instead of the bench.
-const fdSinkEnv = "OUTBOUND_BENCH_FDSINK"
-
-// idleCount raises the soft limit on open files so that idleSockets
-// connections fit (their server ends live in a child process, see
-// fdSink), and returns how many fit: idleSockets, or fewer, with a note on
-// stderr, when the hard limit is lower.
-func idleCount() int {
-	const spare = 256 // stdio, listeners, the driver workloads' connections
-	need := uint64(idleSockets + spare)
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return idleSockets
-	}
-	if rl.Cur >= need {
-		return idleSockets
-	}
-	want := syscall.Rlimit{Cur: need, Max: max(rl.Max, need)}
-	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) == nil {
-		return idleSockets
-	}
-	if rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-		syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
-	n := int(max(rl.Cur, spare+1) - spare)
-	fmt.Fprintf(os.Stderr, "bench: the open-file limit is %d (hard limit %d); the idle workloads hold %d sockets instead of %d\n", rl.Cur, rl.Max, n, idleSockets)
-	return n
-}
-
-// fdSink is the server side of the idle workloads, run as a child process
-// so that the client ends measured here are the only connections in the
-// bench's heap and file table. It listens on 127.0.0.1, prints its address,
-// accepts and holds every connection, answers each line read from stdin
-// with the number accepted so far, and exits at stdin's EOF.
-func fdSink() error {
-	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
-	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return err
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		last  error
-	)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			mu.Lock()
-			if err != nil {
-				last = err
-				mu.Unlock()
-				return
-			}
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	fmt.Println(ln.Addr())
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		mu.Lock()
-		n, err := len(conns), last
-		mu.Unlock()
-		if err != nil {
-			return err
-		}
-		fmt.Println(n)
-	}
-	return nil
-}
-
-// startSink starts an fdSink child and returns its address, a function
-// that reports how many connections it has accepted, and one that stops it.
-func startSink() (addr string, accepted func() (int, error), stop func(), err error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", nil, nil, err
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), fdSinkEnv+"=1")
-	cmd.Stderr = os.Stderr
-	w, err := cmd.StdinPipe()
-	if err != nil {
-		return "", nil, nil, err
-	}
-	r, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", nil, nil, err
-	}
-	stop = func() {
-		w.Close()
-		cmd.Wait()
-	}
-	out := bufio.NewScanner(r)
-	if !out.Scan() {
-		stop()
-		return "", nil, nil, errors.New("the fd sink did not start")
-	}
-	addr = out.Text()
-	accepted = func() (int, error) {
-		if _, err := io.WriteString(w, "?\n"); err != nil {
-			return 0, err
-		}
-		if !out.Scan() {
-			return 0, errors.New("the fd sink stopped")
-		}
-		return strconv.Atoi(out.Text())
-	}
-	return addr, accepted, stop, nil
-}
-
-type idleFigures struct {
-	heap       float64 // heap bytes per open socket
-	goroutines float64 // goroutines per open socket
-}
-
-// idleRound opens n connections, raw or outbound, to an fdSink and
-// measures what they hold once they are idle: live heap bytes (after a GC)
-// and goroutines, per connection.
-func idleRound(ctx context.Context, n int, outbound bool) (idleFigures, error) {
-	addr, accepted, stop, err := startSink()
-	if err != nil {
-		return idleFigures{}, err
-	}
-	defer stop()
-	raw := make([]net.Conn, 0, n)
-	out := make([]*sockets.Socket, 0, n)
-	defer func() {
-		for _, c := range raw {
-			c.Close()
-		}
-		for _, s := range out {
-			s.Close()
-		}
-	}()
-
-	settle()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	g0 := runtime.NumGoroutine()
-
-	for range n {
-		if outbound {
-			s, err := sockets.Connect(ctx, addr, nil)
-			if err != nil {
-				return idleFigures{}, err
-			}
-			out = append(out, s)
-			if _, err := s.Opened(ctx); err != nil {
-				return idleFigures{}, err
-			}
-		} else {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", addr)
-			if err != nil {
-				return idleFigures{}, err
-			}
-			raw = append(raw, c)
-		}
-	}
-	for {
-		got, err := accepted()
-		if err != nil {
-			return idleFigures{}, err
-		}
-		if got >= n {
-			break
-		}
-		select {
-		case <-time.After(10 * time.Millisecond):
-		case <-ctx.Done():
-			return idleFigures{}, ctx.Err()
-		}
-	}
-
-	// The open goroutine of each socket ends once the socket is open; give
-	// the last ones a moment to finish returning.
-	g1 := runtime.NumGoroutine()
-	for deadline := time.Now().Add(time.Second); g1 > g0 && time.Now().Before(deadline); g1 = runtime.NumGoroutine() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	settle()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(raw)
-	runtime.KeepAlive(out)
-	return idleFigures{
-		heap:       (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n),
-		goroutines: float64(g1-g0) / float64(n),
-	}, nil
-}
-
-// settle collects garbage until the live heap stops shrinking.
-func settle() {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	for last := ms.HeapAlloc + 1; ms.HeapAlloc < last; {
-		last = ms.HeapAlloc
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-	}
 }

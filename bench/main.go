@@ -47,6 +47,9 @@ type Workload struct {
 	// workload: more for short, noisy rounds, fewer for long rounds whose
 	// figure barely varies. An explicit -rounds flag, and -quick, win.
 	Rounds int
+	// Series and X, when set, put the row in the growth table too: one
+	// line per Series, one column per X (the size, rules or concurrency).
+	Series, X string
 }
 
 // Target is the bound the ratio outbound/raw must meet.
@@ -116,6 +119,8 @@ type Result struct {
 	Error    string    `json:"error,omitempty"`
 	RawAll   []float64 `json:"raw_rounds,omitempty"`
 	OutAll   []float64 `json:"outbound_rounds,omitempty"`
+	Series   string    `json:"series,omitempty"`
+	X        string    `json:"x,omitempty"`
 }
 
 // quick is set by -quick: workloads shrink their transfers and counts.
@@ -130,6 +135,7 @@ func main() {
 	rounds := flag.Int("rounds", 5, "rounds per side (alternating raw and outbound); when not given, some workloads use their own count")
 	list := flag.Bool("list", false, "list workloads and exit")
 	flag.BoolVar(&quick, "quick", false, "3 rounds and smaller transfers: a smoke run, not a measurement")
+	plot := flag.String("plot", "", "also write the growth series as SVG plots into `dir`")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	flag.Parse()
 	roundsSet := false
@@ -205,6 +211,13 @@ func main() {
 		fmt.Printf("%s %s/%s, GOMAXPROCS=%d, median of the rounds of each side\n\n",
 			runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
 		printTable(results)
+		printGrowth(results)
+		if *plot != "" {
+			if err := writePlots(*plot, results); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: -plot: %v\n", err)
+				failed = true
+			}
+		}
 	}
 	fmt.Fprintf(os.Stderr, "total %s\n", elapsed)
 	if failed {
@@ -216,7 +229,7 @@ func main() {
 }
 
 func measure(ctx context.Context, w Workload, rounds int) Result {
-	r := Result{Name: w.Name, Unit: w.Unit, Target: w.Target.String()}
+	r := Result{Name: w.Name, Unit: w.Unit, Target: w.Target.String(), Series: w.Series, X: w.X}
 	if w.Needs != "" && os.Getenv(w.Needs) == "" {
 		r.Skipped = w.Needs + " is not set"
 		return r
@@ -310,6 +323,60 @@ func printTable(results []Result) {
 	tw.Flush()
 }
 
+// printGrowth prints the rows that belong to a series as one small table
+// per series: raw, outbound and the ratio (or difference) at each X.
+func printGrowth(results []Result) {
+	var series []string
+	by := map[string][]Result{}
+	for _, r := range results {
+		if r.Series == "" || r.Skipped != "" || r.Error != "" {
+			continue
+		}
+		if by[r.Series] == nil {
+			series = append(series, r.Series)
+		}
+		by[r.Series] = append(by[r.Series], r)
+	}
+	if len(series) == 0 {
+		return
+	}
+	fmt.Println("\nhow cost grows")
+	for _, name := range series {
+		rows := by[name]
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "\n%s\t", name)
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t", r.X)
+		}
+		fmt.Fprintln(tw)
+		line := func(label string, f func(Result) string) {
+			fmt.Fprintf(tw, "%s\t", label)
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t", f(r))
+			}
+			fmt.Fprintln(tw)
+		}
+		line("raw", func(r Result) string { return num(r.Raw) })
+		line("outbound", func(r Result) string { return num(r.Outbound) })
+		line("ratio (Δ)", func(r Result) string {
+			if strings.HasPrefix(r.Target, "Δ") {
+				return "Δ " + signed(r.Delta)
+			}
+			if r.Raw == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.3f", r.Ratio)
+		})
+		line("met", func(r Result) string {
+			if r.Met {
+				return "yes"
+			}
+			return "NO"
+		})
+		tw.Flush()
+	}
+}
+
 func signed(v float64) string {
 	if v >= 0 {
 		return "+" + num(v)
@@ -332,7 +399,7 @@ func num(v float64) string {
 // order keeps the table in a stable, readable order: core first, then
 // drivers; within a group, the order in which the workloads were registered.
 func order(name string) int {
-	for i, p := range []string{"bulk", "tls", "relay", "ping", "connect", "starttls", "idle", "policy", "pgx", "mysql", "smtp", "imap", "paho"} {
+	for i, p := range []string{"bulk", "tls", "relay", "ping", "connect", "dial", "starttls", "idle", "policy", "pgx", "mysql", "smtp", "imap", "paho"} {
 		if strings.HasPrefix(strings.ToLower(name), p) {
 			return i
 		}

@@ -114,7 +114,10 @@ func dialSocketStartTLS(ctx context.Context, addr string, o *Options) (*gosmtp.C
 		return fail("STARTTLS", err)
 	}
 	w.set(tsock)
-	if _, err := tsock.Opened(ctx); err != nil {
+	// The watch closes tsock when ctx ends, which ends the handshake; so
+	// Opened needs no ctx of its own, and without one it runs the
+	// handshake here instead of handing it to a goroutine of the socket's.
+	if _, err := tsock.Opened(context.Background()); err != nil {
 		tsock.Close()
 		return nil, false, w.fail(ctx, "TLS handshake", addr, err)
 	}

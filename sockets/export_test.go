@@ -3,12 +3,13 @@ package sockets
 // TLSPendingBytes reports how much ciphertext s's TLS transport keeps back
 // after a write timed out mid-record.
 func TLSPendingBytes(s *Socket) int {
-	if s.tt == nil {
+	if s.tlsConn == nil {
 		return 0
 	}
-	s.tt.mu.Lock()
-	defer s.tt.mu.Unlock()
-	return len(s.tt.pending)
+	tt := s.transport()
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	return len(tt.pending)
 }
 
 // AttemptDone returns a channel closed once s's connect attempt has finished.

@@ -164,11 +164,17 @@ func tlsConfig(base *tls.Config, host string) *tls.Config {
 	} else {
 		c = &tls.Config{}
 	}
+	setTLSDefaults(c, host)
+	return c
+}
+
+// setTLSDefaults sets ServerName (to host) and MinVersion (to TLS 1.2) in
+// c, a configuration of our own, where they are unset.
+func setTLSDefaults(c *tls.Config, host string) {
 	if c.ServerName == "" {
 		c.ServerName = host
 	}
 	if c.MinVersion == 0 {
 		c.MinVersion = tls.VersionTLS12
 	}
-	return c
 }

@@ -33,6 +33,7 @@ const (
 	fReadDone                         // the peer's EOF was read (allowHalfOpen true)
 	fWriteDone                        // CloseWrite / Writable().Close
 	fReadCancelled                    // Readable().Close
+	fConnFailed                       // ended because the connect attempt failed: err is its error
 )
 
 // Socket is an outbound TCP socket: the Sockets API's Socket as a [net.Conn].
@@ -43,9 +44,10 @@ const (
 // All methods are safe for concurrent use.
 //
 // An open, idle Socket costs no goroutine and, beyond the connection it
-// wraps, one allocation of this struct and one of its Closed channel: what
-// only a pending socket needs lives in a pending struct dropped once the
-// connect attempt has finished.
+// wraps, one allocation of this struct (176 bytes on 64-bit platforms):
+// the full options and what only a pending socket needs live in a pending
+// struct dropped once the connect attempt has finished, and the Closed
+// channel is made only when asked for.
 //
 // Sockets come from [Connect], [Dial], [ConnectAddress] and
 // [Socket.StartTLS]. The zero Socket is one that has ended: Closed has
@@ -56,15 +58,15 @@ const (
 type Socket struct {
 	addr  Address // normalized
 	given string  // the address as the caller wrote it, for errors
-	opts  Options // opts.SecureTransport is the socket's transport
+	opts  kept    // what the socket keeps of its options
 
-	closed chan struct{} // closed once the socket has ended
+	opened   atomic.Bool // raw (and tlsConn) are set
+	secure   uint8       // the transport: secureOff, secureOn or secureStartTLS
+	halfOpen bool        // Options.AllowHalfOpen
+	flags    atomic.Uint32
 
-	opened atomic.Bool   // conn and raw are set
-	flags  atomic.Uint32 // fClosed, ...
-
-	// Set once before opened is stored, then read-only.
-	conn    net.Conn // what Read and Write use: raw or tlsConn
+	// Set once before opened is stored, then read-only. Read and Write use
+	// tlsConn when it is set, raw otherwise.
 	raw     net.Conn // the transport
 	tlsConn *tls.Conn
 
@@ -72,24 +74,98 @@ type Socket struct {
 	wmu sync.Mutex // held during a write
 
 	mu      sync.Mutex
-	pend    *pending     // while the connect attempt runs; nil once it has finished
-	connErr error        // why the connect attempt failed
-	err     error        // why the socket ended, nil for a clean ending
-	wdl64   atomic.Int64 // the write deadline (UnixNano, 0 for none), for TLS writes
-	tt      *tlsTransport
-	onClose []func()
+	closed  chan struct{} // made by Closed; closed once the socket has ended
+	pend    *pending      // while the connect attempt runs; nil once it has finished
+	err     error         // why the socket ended, nil for a clean ending
+	wdl64   atomic.Int64  // the write deadline (UnixNano, 0 for none), for TLS writes
+	onClose *[]func()
 }
+
+// kept is what a socket keeps of its Options once open.
+type kept struct {
+	TLSConfig *tls.Config // for StartTLS ("starttls" only; our clone)
+	eg        *egress
+}
+
+// The values of Socket.secure.
+const (
+	secureOff uint8 = iota
+	secureOn
+	secureStartTLS
+)
+
+func secureCode(t SecureTransport) uint8 {
+	switch t {
+	case SecureTransportOn:
+		return secureOn
+	case SecureTransportStartTLS:
+		return secureStartTLS
+	}
+	return secureOff
+}
+
+// conn is what Read and Write use: the TLS connection or the transport.
+func (s *Socket) conn() net.Conn {
+	if s.tlsConn != nil {
+		return s.tlsConn
+	}
+	return s.raw
+}
+
+// transport is the tlsTransport under a TLS socket's *tls.Conn.
+func (s *Socket) transport() *tlsTransport {
+	t, _ := s.tlsConn.NetConn().(*tlsTransport)
+	return t
+}
+
+// closedChan is the Closed channel of a socket that ended before anyone
+// asked for one.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // pending is what a socket needs only while its connect attempt runs. The
 // socket drops it when the attempt finishes; a waiter that took it before
 // then still sees ready close.
 type pending struct {
-	ready    chan struct{} // closed once the connect attempt has finished
-	cancel   context.CancelFunc
-	run      func()      // the connect attempt, for whoever claims it first
-	claimed  atomic.Bool // the attempt has been taken by its goroutine or by a waiter
-	rdl, wdl pendingDeadline
-	rd, wd   time.Time // deadlines set while pending
+	ready      chan struct{} // closed once the connect attempt has finished
+	err        error         // why the attempt failed, set before ready closes
+	ended      chan struct{} // closed when the socket ends while pending
+	ctxDone    <-chan struct{}
+	cancel     context.CancelFunc
+	run        func()        // the connect attempt, for whoever claims it first
+	runGuarded func()        // the same, run in a goroutine of the package: a panic becomes the connect error
+	queued     time.Duration // when it was scheduled, on the starter's clock
+	claimed    atomic.Bool   // the attempt has been taken by a goroutine or a waiter
+	rdl, wdl   pendingDeadline
+	rd, wd     time.Time // deadlines set while pending
+}
+
+// runHere runs the connect attempt in the caller's goroutine unless it has
+// been claimed already; it reports whether it ran it.
+func (p *pending) runHere() bool {
+	if p.run == nil || !p.claimed.CompareAndSwap(false, true) {
+		return false
+	}
+	p.run()
+	return true
+}
+
+// background starts the connect attempt in a goroutine of its own unless it
+// has been claimed already. A new goroutine's stack is small, and the dial
+// path is deep enough that the runtime would grow it two or three times,
+// copying every frame each time; growStack grows it once while it is still
+// shallow.
+func (p *pending) background() {
+	if p.run == nil || !p.claimed.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		growStack()
+		p.runGuarded()
+	}()
 }
 
 // pending returns the socket's pending state, or nil once the connect
@@ -117,15 +193,18 @@ var (
 //
 // ctx bounds the connect attempt (dial and TLS handshake), not the socket's
 // life: cancelling ctx after the socket opened has no effect. The attempt
-// runs in a goroutine of its own, unless a Read or Write with no deadline
-// set gets to it first and runs it in its own goroutine (saving a hand-off);
-// a deadline set during such an attempt applies once it ends. A nil opts
-// means the defaults; opts and its TLSConfig are copied, never modified.
+// runs in the goroutine that first waits for it, as a dial would: Opened
+// with ctx (or a context that is never done), or a Read or Write with no
+// deadline set; a deadline set during such an attempt applies once it ends.
+// Otherwise (Opened with another context, I/O with a deadline, Closed,
+// AfterClose, Err, or nothing at all within about a millisecond) it runs in
+// a goroutine of its own. So the common Connect-then-Opened or
+// Connect-then-Write costs no goroutine hand-off. A nil opts means the
+// defaults; opts and its TLSConfig are copied, never modified.
 func Connect(ctx context.Context, address string, opts *Options) (*Socket, error) {
 	a, err := ParseAddress(address)
 	if err != nil {
-		host, port := splitSpelling(address)
-		return nil, &SocketError{Op: "connect", Addr: address, Err: refusedSpelling(ctx, host, port, opts, err)}
+		return nil, &SocketError{Op: "connect", Addr: address, Err: err}
 	}
 	return connect(ctx, a, address, opts, false)
 }
@@ -137,8 +216,7 @@ func Connect(ctx context.Context, address string, opts *Options) (*Socket, error
 func Dial(ctx context.Context, address string, opts *Options) (*Socket, error) {
 	a, err := ParseAddress(address)
 	if err != nil {
-		host, port := splitSpelling(address)
-		return nil, &SocketError{Op: "connect", Addr: address, Err: refusedSpelling(ctx, host, port, opts, err)}
+		return nil, &SocketError{Op: "connect", Addr: address, Err: err}
 	}
 	return connect(ctx, a, address, opts, true)
 }
@@ -147,7 +225,7 @@ func Dial(ctx context.Context, address string, opts *Options) (*Socket, error) {
 // be a bare IPv6 address ("::1").
 func ConnectAddress(ctx context.Context, a Address, opts *Options) (*Socket, error) {
 	if err := a.Validate(); err != nil {
-		return nil, &SocketError{Op: "connect", Addr: a.String(), Err: refusedSpelling(ctx, a.Hostname, a.Port, opts, err)}
+		return nil, &SocketError{Op: "connect", Addr: a.String(), Err: err}
 	}
 	return connect(ctx, a, a.String(), opts, false)
 }
@@ -166,27 +244,23 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 	if err := checkConnect(ctx, &o, a); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
 	}
-	s := newSocket(a, given, o)
-	if err := s.admit(); err != nil {
-		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
-	}
-	dctx, cancel := context.WithCancel(ctx)
-	s.mu.Lock() // admit may have put s in a scope, which can close it
-	s.pend.cancel = cancel
-	closed := s.flags.Load()&fClosed != 0
-	s.mu.Unlock()
-	if closed {
-		cancel() // the scope ended already: the attempt fails at once
-	}
+	s := newSocket(a, given, &o)
 	attempt := func(ctx context.Context) (net.Conn, *tls.Conn, error) {
-		raw, err := dial(ctx, &s.opts, a)
+		raw, err := dial(ctx, &o, a)
 		if err != nil {
 			return nil, nil, err
 		}
-		if s.opts.SecureTransport != SecureTransportOn {
+		if o.SecureTransport != SecureTransportOn {
 			return raw, nil, nil
 		}
-		cfg := tlsConfig(s.opts.TLSConfig, a.Hostname)
+		// o.TLSConfig is this socket's own clone: set its defaults in
+		// place rather than clone it again (a second *tls.Config per
+		// socket would stay live as long as the connection).
+		cfg := o.TLSConfig
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		setTLSDefaults(cfg, a.Hostname)
 		tc := s.tlsClient(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
@@ -194,12 +268,24 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		}
 		return raw, tc, nil
 	}
+	// The attempt is ready before admit puts s in a scope, whose end may
+	// close s (and so cancel or claim the attempt) at any time.
+	dctx, cancel := context.WithCancel(ctx)
+	s.prepare(dctx, cancel, attempt)
+	p := s.pend
+	p.ctxDone = ctx.Done()
+	if err := s.admit(); err != nil {
+		cancel()
+		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
+	}
 	if !wait {
-		s.start(dctx, cancel, attempt)
+		schedule(p)
 		return s, nil
 	}
-	s.open(dctx, cancel, attempt, false)
-	if err := s.connErr; err != nil {
+	if !p.runHere() {
+		<-p.ready // the scope ended and closed s first
+	}
+	if err := s.connFailure(p); err != nil {
 		return nil, err
 	}
 	if !s.opened.Load() {
@@ -211,35 +297,95 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 // tlsClient starts TLS over raw through a tlsTransport, so that write
 // deadlines do not corrupt the TLS stream.
 func (s *Socket) tlsClient(raw net.Conn, cfg *tls.Config) *tls.Conn {
-	s.tt = &tlsTransport{Conn: raw}
-	return tls.Client(s.tt, cfg)
+	return tls.Client(&tlsTransport{Conn: raw}, cfg)
 }
 
-func newSocket(a Address, given string, o Options) *Socket {
-	return &Socket{
-		addr:   a,
-		given:  given,
-		opts:   o,
-		closed: make(chan struct{}),
-		pend:   &pending{ready: make(chan struct{})},
+func newSocket(a Address, given string, o *Options) *Socket {
+	s := &Socket{
+		addr:     a,
+		given:    given,
+		secure:   secureCode(o.SecureTransport),
+		halfOpen: o.AllowHalfOpen,
+		pend:     &pending{ready: make(chan struct{}), ended: make(chan struct{})},
 	}
+	s.opts.eg = o.eg
+	if s.secure == secureStartTLS {
+		s.opts.TLSConfig = o.TLSConfig
+	}
+	return s
 }
 
-// start runs the connect attempt behind a pending socket: in a goroutine
-// of its own, unless a waiter claims it first (see waitOpen). A new
-// goroutine's stack is small, and the dial path is deep enough that the
-// runtime would grow it two or three times, copying every frame each time
-// (a large part of Connect's cost over net.Dialer's); growStack grows it
-// once while it is still shallow.
-func (s *Socket) start(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error)) {
+// prepare makes the connect attempt behind a pending socket ready to run:
+// in the goroutine of the first waiter that claims it (see waitOpen and
+// Opened), or, once scheduled, in a goroutine of its own if none does soon.
+// It runs before anything else can see the socket.
+func (s *Socket) prepare(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error)) {
 	p := s.pend
+	p.cancel = cancel
 	p.run = func() { s.open(ctx, cancel, attempt, false) }
-	go func() {
-		if p.claimed.CompareAndSwap(false, true) {
-			growStack()
-			s.open(ctx, cancel, attempt, true)
+	p.runGuarded = func() { s.open(ctx, cancel, attempt, true) }
+}
+
+// The attempts that no waiter has claimed yet wait in one queue, which a
+// timer empties every startDelay into goroutines of their own. A Connect
+// followed at once by Opened, Read or Write (nearly every one) is claimed
+// before the timer fires, so it costs neither a goroutine nor a wake-up of
+// another thread; one timer serves every Connect made within startDelay.
+var starter struct {
+	mu    sync.Mutex
+	queue []*pending
+	armed bool
+	timer *time.Timer
+}
+
+// starterEpoch is the origin of the starter's monotonic clock.
+var starterEpoch = time.Now()
+
+// startDelay bounds how long an attempt that nothing waits for waits to
+// start.
+const startDelay = time.Millisecond
+
+func schedule(p *pending) {
+	p.queued = time.Since(starterEpoch)
+	starter.mu.Lock()
+	starter.queue = append(starter.queue, p)
+	if !starter.armed {
+		starter.armed = true
+		if starter.timer == nil {
+			starter.timer = time.AfterFunc(startDelay, startQueued)
+		} else {
+			starter.timer.Reset(startDelay)
 		}
-	}()
+	}
+	starter.mu.Unlock()
+}
+
+// startQueued starts the queued attempts that no waiter has claimed
+// within startDelay of their Connect, and waits again for the younger ones.
+func startQueued() {
+	now := time.Since(starterEpoch)
+	starter.mu.Lock()
+	q := starter.queue
+	keep := q[:0:0]
+	var due []*pending
+	for _, p := range q {
+		switch {
+		case p.claimed.Load():
+		case now-p.queued < startDelay:
+			keep = append(keep, p)
+		default:
+			due = append(due, p)
+		}
+	}
+	starter.queue = keep
+	starter.armed = len(keep) > 0
+	if starter.armed {
+		starter.timer.Reset(startDelay - (now - keep[0].queued))
+	}
+	starter.mu.Unlock()
+	for _, p := range due {
+		p.background()
+	}
 }
 
 // growStack puts a growStackBytes frame on the stack, so that the runtime
@@ -258,10 +404,16 @@ func keepFrame([]byte) {}
 
 // open runs the connect attempt and publishes its result. It is the only
 // goroutine a socket has, and it ends when the socket is open or failed.
+//
 // With guard (the attempt runs in a goroutine the package started), a panic
 // in code the caller supplied becomes the connect error.
 func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error), guard bool) {
-	raw, tc, err := runAttempt(ctx, attempt, guard)
+	var raw net.Conn
+	var tc *tls.Conn
+	err := ctx.Err() // closed before the attempt started: do not start it
+	if err == nil {
+		raw, tc, err = runAttempt(ctx, attempt, guard)
+	}
 	cancel()
 	s.mu.Lock()
 	p := s.pend
@@ -274,13 +426,19 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 			}
 		}
 		if se, ok := err.(*SocketError); ok && se.Op == "connect" {
-			s.connErr = se
+			p.err = se
 		} else {
-			s.connErr = &SocketError{Op: "connect", Addr: s.given, Err: err}
+			p.err = &SocketError{Op: "connect", Addr: s.given, Err: err}
+		}
+		if f := s.flags.Load(); f&fClosed == 0 {
+			// Recorded with pend dropped, so that a waiter that sees the
+			// attempt finished also sees why it failed.
+			s.flags.Store(f | fConnFailed)
+			s.err = p.err
 		}
 		s.mu.Unlock()
 		close(p.ready)
-		s.end(s.connErr, 0)
+		s.end(p.err, fConnFailed)
 		return
 	}
 	var c net.Conn = raw
@@ -288,7 +446,7 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 		c = tc
 		s.tlsConn = tc
 	}
-	s.conn, s.raw = c, raw
+	s.raw = raw
 	if s.flags.Load()&(fClosed|fUpgraded) == fClosed {
 		// Closed while the attempt ran: nothing will use the connection.
 		s.mu.Unlock()
@@ -342,26 +500,37 @@ func (s *Socket) end(cause error, flag uint32) {
 		return
 	}
 	s.flags.Store(f | fClosed | flag)
-	s.err = cause
-	var cancel context.CancelFunc
-	if s.pend != nil {
-		cancel = s.pend.cancel
+	if f&fConnFailed == 0 {
+		s.err = cause
 	}
+	p := s.pend
 	var c net.Conn
 	if s.opened.Load() && flag&fUpgraded == 0 {
-		c = s.conn
+		c = s.conn()
 	}
-	hooks := s.onClose
-	s.onClose = nil
+	var hooks []func()
+	if s.onClose != nil {
+		hooks = *s.onClose
+		s.onClose = nil
+	}
+	ch := s.closed
 	s.mu.Unlock()
-	if cancel != nil && flag&fUpgraded == 0 {
-		cancel()
+	if p != nil {
+		close(p.ended)
+		if flag&fUpgraded == 0 {
+			if p.cancel != nil {
+				p.cancel()
+			}
+			// An attempt nobody has started yet ends here, without
+			// dialling (its context is done).
+			p.runHere()
+		}
 	}
 	if c != nil {
 		c.Close()
 	}
-	if s.closed != nil { // nil only in the zero Socket
-		close(s.closed)
+	if ch != nil {
+		close(ch)
 	}
 	for _, h := range hooks {
 		h()
@@ -372,8 +541,10 @@ func (s *Socket) end(cause error, flag uint32) {
 // ending (Close, the peer, a failure, a StartTLS upgrade), after Closed has
 // fired and Err is set. f runs on the goroutine that ended the socket, or at
 // once on the caller's if the socket has already ended, so it must not
-// block. It costs no goroutine, unlike waiting on Closed. A nil f does
-// nothing.
+// block. It costs no goroutine, unlike waiting on Closed.
+// On a pending socket it starts the connect attempt if nothing has yet.
+//
+// A nil f does nothing.
 func (s *Socket) AfterClose(f func()) {
 	if f == nil {
 		return
@@ -382,19 +553,27 @@ func (s *Socket) AfterClose(f func()) {
 		f()
 		return
 	}
-	s.addCloseHook(f)
+	if p := s.addCloseHook(f); p != nil {
+		p.background()
+	}
 }
 
 // addCloseHook runs f once the socket has ended (at once if it already has).
-func (s *Socket) addCloseHook(f func()) {
+// It returns the socket's pending state, if any.
+func (s *Socket) addCloseHook(f func()) *pending {
 	s.mu.Lock()
-	if s.flags.Load()&fClosed == 0 && s.closed != nil {
-		s.onClose = append(s.onClose, f)
+	if s.flags.Load()&fClosed == 0 && !s.zero() {
+		if s.onClose == nil {
+			s.onClose = new([]func())
+		}
+		*s.onClose = append(*s.onClose, f)
+		p := s.pend
 		s.mu.Unlock()
-		return
+		return p
 	}
 	s.mu.Unlock()
 	f()
+	return nil
 }
 
 // waitOpen waits for a pending socket to open, honouring the read (or
@@ -410,34 +589,50 @@ func (s *Socket) waitOpen(write bool) error {
 	// hand-off between goroutines. The cost: a deadline set by another
 	// goroutine while it runs takes effect only once the attempt ends
 	// (Close and the Connect context still bound it).
-	inline := p != nil && p.run != nil && p.rd.IsZero() && p.wd.IsZero()
+	inline := p != nil && p.rd.IsZero() && p.wd.IsZero()
 	s.mu.Unlock()
-	if inline && p.claimed.CompareAndSwap(false, true) {
-		p.run()
+	q := p
+	if inline && p.runHere() {
 		p = nil
 	}
 	if p != nil {
+		p.background()
 		d := &p.rdl
 		if write {
 			d = &p.wdl
 		}
 		select {
 		case <-p.ready:
-		case <-s.closed:
+		case <-p.ended:
 		case <-d.wait():
 			return os.ErrDeadlineExceeded
 		}
 	}
+	if s.opened.Load() {
+		return nil
+	}
+	if err := s.connFailure(q); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if se, ok := err.(*SocketError); ok && se.Op == "connect" {
+		return se // ended with a cause before the attempt did
+	}
+	return ErrClosed
+}
+
+// connFailure returns the error of a failed connect attempt, or nil. p is
+// the pending state the caller waited on, if any.
+func (s *Socket) connFailure(p *pending) error {
+	if p != nil && isClosedChan(p.ready) && p.err != nil {
+		return p.err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.connErr != nil {
-		return s.connErr
-	}
-	if !s.opened.Load() {
-		if se, ok := s.err.(*SocketError); ok && se.Op == "connect" {
-			return se // ended with a cause before the attempt did
-		}
-		return ErrClosed
+	if s.flags.Load()&fConnFailed != 0 {
+		return s.err
 	}
 	return nil
 }
@@ -448,19 +643,30 @@ func (s *Socket) waitOpen(write bool) error {
 // this wait. If the connect attempt failed, Opened returns its error.
 func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
 	if p := s.pending(); p != nil {
+		// Run the attempt here, as Dial does, when this wait is bounded
+		// by nothing the attempt's own context does not already bound.
+		if d := ctx.Done(); d != nil && d != p.ctxDone || !p.runHere() {
+			p.background()
+		}
 		select {
 		case <-p.ready:
-		case <-s.closed:
+		case <-p.ended:
 			select {
 			case <-p.ready:
 			default:
-				if se, ok := s.Err().(*SocketError); ok {
+				s.mu.Lock()
+				err := s.err
+				s.mu.Unlock()
+				if se, ok := err.(*SocketError); ok {
 					return SocketInfo{}, se // ended with a cause before the attempt did
 				}
 				return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ErrClosed}
 			}
 		case <-ctx.Done():
 			return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ctx.Err()}
+		}
+		if p.err != nil {
+			return SocketInfo{}, p.err.(*SocketError)
 		}
 	}
 	if err := s.waitOpen(false); err != nil {
@@ -482,18 +688,28 @@ func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
 // Closed returns a channel that is closed when the socket has ended: by
 // Close, by the peer (EOF without allowHalfOpen, or both directions done
 // with it), by a StartTLS upgrade, or by a failure. [Socket.Err] tells which.
+// The channel is made on the first call (an idle socket nobody watches
+// costs none); on a pending socket that call also starts the connect
+// attempt if nothing has yet.
 func (s *Socket) Closed() <-chan struct{} {
-	if s == nil || s.closed == nil {
-		return closedChan // the zero Socket has ended
+	if s == nil {
+		return closedChan
 	}
-	return s.closed
-}
-
-var closedChan = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
+	s.mu.Lock()
+	if s.closed == nil {
+		if s.flags.Load()&fClosed != 0 || s.zero() {
+			s.mu.Unlock()
+			return closedChan
+		}
+		s.closed = make(chan struct{})
+	}
+	c, p := s.closed, s.pend
+	s.mu.Unlock()
+	if p != nil {
+		p.background()
+	}
 	return c
-}()
+}
 
 // Err returns why the socket ended: nil while it is open and after a clean
 // ending (Close, the peer's EOF, both sides closed, a StartTLS upgrade), the
@@ -503,8 +719,12 @@ func (s *Socket) Err() error {
 		return nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
+	err, p := s.err, s.pend
+	s.mu.Unlock()
+	if p != nil {
+		p.background() // someone is watching: let the attempt run
+	}
+	return err
 }
 
 // Upgraded reports whether StartTLS has replaced this socket.
@@ -512,7 +732,15 @@ func (s *Socket) Upgraded() bool { return s.flags.Load()&fUpgraded != 0 }
 
 // SecureTransport reports the socket's transport: "off", "on" or "starttls".
 // A socket returned by StartTLS reports "on".
-func (s *Socket) SecureTransport() SecureTransport { return s.opts.SecureTransport }
+func (s *Socket) SecureTransport() SecureTransport {
+	switch s.secure {
+	case secureOn:
+		return SecureTransportOn
+	case secureStartTLS:
+		return SecureTransportStartTLS
+	}
+	return SecureTransportOff
+}
 
 // Address returns the address the socket was opened to (brackets removed,
 // hostname lower-cased, a trailing dot kept: it is the name dialled).
@@ -573,6 +801,12 @@ func (s *Socket) Close() error {
 
 var errNilSocket = &SocketError{Op: "close", Err: os.ErrInvalid}
 
+// zero reports whether s is the zero Socket (never connected, never
+// pending), which acts as one that has ended. Called with s.mu held.
+func (s *Socket) zero() bool {
+	return s.pend == nil && !s.opened.Load() && s.raw == nil && s.given == ""
+}
+
 // Read reads from the socket; see [net.Conn]. It waits for a pending socket
 // to open. At the peer's EOF it returns [io.EOF] and, unless AllowHalfOpen is
 // set, shuts the write side and closes the socket cleanly.
@@ -587,7 +821,13 @@ func (s *Socket) Read(b []byte) (int, error) {
 		s.rmu.Unlock()
 		return 0, s.readStateErr(f)
 	}
-	n, err := s.conn.Read(b)
+	var n int
+	var err error
+	if tc := s.tlsConn; tc != nil {
+		n, err = tc.Read(b)
+	} else {
+		n, err = s.raw.Read(b)
+	}
 	s.rmu.Unlock()
 	if e := s.opts.eg; e != nil && e.count != nil {
 		e.count.BytesRead(int64(n))
@@ -630,7 +870,7 @@ func (s *Socket) readFailed(err error) error {
 // peerEOF records the peer's EOF: the socket closes cleanly unless
 // AllowHalfOpen keeps the write side open.
 func (s *Socket) peerEOF() {
-	if !s.opts.AllowHalfOpen {
+	if !s.halfOpen {
 		s.end(nil, fEOF)
 		return
 	}
@@ -661,7 +901,7 @@ func (s *Socket) Write(b []byte) (int, error) {
 	if s.tlsConn != nil {
 		n, err = s.tlsWrite(b)
 	} else {
-		n, err = s.conn.Write(b)
+		n, err = s.raw.Write(b)
 	}
 	s.wmu.Unlock()
 	if e := s.opts.eg; e != nil && e.count != nil {
@@ -752,7 +992,7 @@ func (s *Socket) cancelRead() error {
 	}
 	s.flags.Store(f | fReadCancelled)
 	if s.opened.Load() {
-		s.conn.SetReadDeadline(aLongTimeAgo)
+		s.conn().SetReadDeadline(aLongTimeAgo)
 	}
 	s.mu.Unlock()
 	if f&fWriteDone != 0 {
@@ -833,12 +1073,12 @@ func (s *Socket) setDeadline(t time.Time, write bool) error {
 	case s.opened.Load():
 		if write {
 			s.storeWriteDeadline(t)
-			return s.conn.SetWriteDeadline(t)
+			return s.conn().SetWriteDeadline(t)
 		}
 		if f&fReadCancelled != 0 {
 			return nil
 		}
-		return s.conn.SetReadDeadline(t)
+		return s.conn().SetReadDeadline(t)
 	case s.pend == nil:
 		// The connect attempt has just failed; I/O fails with its error.
 	case write:

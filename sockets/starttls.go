@@ -53,15 +53,15 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	s.mu.Lock()
 	f := s.flags.Load()
 	switch {
-	case s.opts.SecureTransport == SecureTransportOn:
+	case s.secure == secureOn:
 		s.mu.Unlock()
 		return fail(errorf(ErrStartTLS, "the socket already uses TLS"))
-	case f&fClosed != 0 && f&fUpgraded == 0, s.closed == nil: // the zero Socket has ended
+	case f&fClosed != 0 && f&fUpgraded == 0, s.zero(): // the zero Socket has ended
 		s.mu.Unlock()
 		return fail(&detailError{kind: ErrClosed, msg: "cannot upgrade a closed socket"})
-	case s.opts.SecureTransport != SecureTransportStartTLS:
+	case s.secure != secureStartTLS:
 		s.mu.Unlock()
-		return fail(errorf(ErrStartTLS, "the socket was opened with SecureTransport "+quote(string(s.opts.SecureTransport))+"; connect with SecureTransport \"starttls\" to upgrade it later"))
+		return fail(errorf(ErrStartTLS, "the socket was opened with SecureTransport "+quote(string(s.SecureTransport()))+"; connect with SecureTransport \"starttls\" to upgrade it later"))
 	case f&fUpgraded != 0:
 		s.mu.Unlock()
 		return fail(errorf(ErrStartTLS, "StartTLS was already called on this socket; use the socket it returned"))
@@ -87,21 +87,10 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		}
 		cfg.ServerName = ""
 	}
-	o := s.opts
-	o.SecureTransport = SecureTransportOn
-	o.TLSConfig = cfg
-	ns := newSocket(s.addr, s.given, o)
+	o := Options{SecureTransport: SecureTransportOn, AllowHalfOpen: s.halfOpen, eg: s.opts.eg}
+	ns := newSocket(s.addr, s.given, &o)
 	ctx, cancel := context.WithCancel(context.Background())
-	ns.pend.cancel = cancel
-	s.handOff(ns)
-	s.end(nil, fUpgraded)
-	// Interrupt a read or write in progress: they see fUpgraded and fail.
-	s.mu.Lock()
-	if s.opened.Load() {
-		s.conn.SetDeadline(aLongTimeAgo)
-	}
-	s.mu.Unlock()
-	ns.start(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
+	ns.prepare(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
 		raw, err := s.handOver(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -113,6 +102,16 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		}
 		return raw, tc, nil
 	})
+	p := ns.pend
+	s.handOff(ns)
+	s.end(nil, fUpgraded)
+	// Interrupt a read or write in progress: they see fUpgraded and fail.
+	s.mu.Lock()
+	if s.opened.Load() {
+		s.conn().SetDeadline(aLongTimeAgo)
+	}
+	s.mu.Unlock()
+	schedule(p)
 	return ns, nil
 }
 
@@ -120,7 +119,9 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 // and writers, refuses plaintext already waiting, and returns the transport
 // for the TLS client.
 func (s *Socket) handOver(ctx context.Context) (net.Conn, error) {
-	if p := s.pending(); p != nil {
+	p := s.pending()
+	if p != nil {
+		p.runHere() // the old socket's attempt, if nothing has started it
 		select {
 		case <-p.ready:
 		case <-ctx.Done():
@@ -134,8 +135,11 @@ func (s *Socket) handOver(ctx context.Context) (net.Conn, error) {
 			return nil, ctx.Err()
 		}
 	}
-	if s.connErr != nil {
-		return nil, s.connErr.(*SocketError).Err
+	if err := s.connFailure(p); err != nil {
+		return nil, err.(*SocketError).Err
+	}
+	if !s.opened.Load() {
+		return nil, ErrClosed
 	}
 	raw := s.raw
 	s.mu.Lock()

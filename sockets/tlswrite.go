@@ -84,7 +84,8 @@ const tlsChunk = 16 << 10
 // committed (the unsent tail of the last one goes out before anything else
 // on the next write), never data that only sits in memory.
 func (s *Socket) tlsWrite(b []byte) (int, error) {
-	if err := s.tt.flush(); err != nil {
+	tt := s.transport()
+	if err := tt.flush(); err != nil {
 		return 0, err
 	}
 	n := 0
@@ -99,7 +100,7 @@ func (s *Socket) tlsWrite(b []byte) (int, error) {
 		m, err := s.tlsConn.Write(chunk)
 		n += m
 		if err == nil {
-			err = s.tt.takeTimeout()
+			err = tt.takeTimeout()
 		}
 		if err != nil || n == len(b) {
 			return n, err

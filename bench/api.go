@@ -1,0 +1,183 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"time"
+
+	"github.com/outboundhq/outbound/sockets"
+	"github.com/outboundhq/outbound/sockets/sockettest"
+)
+
+// The connection-cost workloads: one connection at a time to a peer in a
+// child process (so the peer's scheduling and heap weigh on neither side),
+// µs per connection, in batches whose 25th percentile is the figure.
+//
+//   - connect + Opened + close: the Sockets API's own path, as code written
+//     against the Workers docs does it: sockets.Connect, Socket.Opened,
+//     Close. Raw is net.Dialer.DialContext and Close.
+//   - connect + first write + read + close: sockets.Connect, then a 1-byte
+//     Write (which waits for the socket to open), a 1-byte Read of the echo,
+//     Close. Raw: the same on a *net.TCPConn.
+//   - dial + first byte + close: what drivers use, sockets.Dial (the attempt
+//     in the caller's goroutine), then a 1-byte Read and Close.
+//   - tls connect + handshake + first byte + close: sockets.Connect with
+//     SecureTransport "on", Opened (which waits for the handshake), a 1-byte
+//     Read and Close; raw is tls.Dialer.DialContext, Read and Close.
+//
+// The peer closes first, so TIME_WAIT piles up on its side, not in this
+// process's ephemeral ports, where thousands of waiting ports slow the
+// kernel's search for a free one for every later connect; a client that closes with
+// the peer's byte unread resets the connection, which leaves no TIME_WAIT
+// either.
+func init() {
+	var (
+		ca   *sockettest.CA
+		cert *tls.Certificate
+	)
+	tlsSetup := func() error {
+		if ca != nil {
+			return nil
+		}
+		var err error
+		if ca, err = sockettest.NewCA(); err != nil {
+			return err
+		}
+		cert, err = peerCert(ca)
+		return err
+	}
+	connRow := func(name string, target float64, mode string, per int, op func(ctx context.Context, addr string, outbound bool) error) Workload {
+		var peer *peerProc
+		return Workload{
+			Name:   name,
+			Unit:   "µs",
+			Target: Target{AtMost: target},
+			Rounds: coreRounds,
+			Setup: func(context.Context) (func(), error) {
+				var c *tls.Certificate
+				if mode == peerTLSFirst {
+					if err := tlsSetup(); err != nil {
+						return nil, err
+					}
+					c = cert
+				}
+				var err error
+				peer, err = startPeer(mode, 1, c)
+				if err != nil {
+					return nil, err
+				}
+				return peer.stop, nil
+			},
+			Run: func(ctx context.Context, outbound bool) (float64, error) {
+				n := int(pick(int64(per), int64(per/4))) / connBatches
+				addr := peer.addr()
+				d, err := timeBatchesQ(ctx, connBatches, 0.25, func() (time.Duration, error) {
+					start := time.Now()
+					for range n {
+						if err := op(ctx, addr, outbound); err != nil {
+							return 0, err
+						}
+					}
+					return time.Since(start), nil
+				})
+				if err != nil {
+					return 0, err
+				}
+				return perOp(d, n), nil
+			},
+		}
+	}
+
+	register(connRow("connect + Opened + close (Sockets API)", 1.10, peerFirst, 3200, connectOpenedOnce))
+	register(connRow("connect + first write + read + close", 1.10, peerEcho1, 3200, connectWriteReadOnce))
+	register(connRow("dial + first byte + close", 1.05, peerFirst, 3200, dialFirstByteOnce))
+	register(connRow("tls connect + handshake + first byte + close", 1.05, peerTLSFirst, 800, func(ctx context.Context, addr string, outbound bool) error {
+		cfg := ca.ClientConfig()
+		cfg.MinVersion = tls.VersionTLS13
+		return tlsConnectOnce(ctx, addr, cfg, outbound)
+	}))
+}
+
+// connBatches is how many timed batches a connection-cost round has: many
+// short ones, so that a preempted batch falls out of the 25th percentile.
+const connBatches = 16
+
+func connectOpenedOnce(ctx context.Context, addr string, outbound bool) error {
+	if !outbound {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	s, err := sockets.Connect(ctx, addr, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, err = s.Opened(ctx)
+	return err
+}
+
+func connectWriteReadOnce(ctx context.Context, addr string, outbound bool) error {
+	var c net.Conn
+	var err error
+	if outbound {
+		c, err = sockets.Connect(ctx, addr, nil)
+	} else {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	b := []byte{'?'}
+	if _, err := c.Write(b); err != nil {
+		return err
+	}
+	_, err = io.ReadFull(c, b)
+	return err
+}
+
+func dialFirstByteOnce(ctx context.Context, addr string, outbound bool) error {
+	c, err := dialPlain(ctx, addr, outbound)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var b [1]byte
+	_, err = io.ReadFull(c, b[:])
+	return err
+}
+
+func tlsConnectOnce(ctx context.Context, addr string, cfg *tls.Config, outbound bool) error {
+	var c net.Conn
+	if outbound {
+		s, err := sockets.Connect(ctx, addr, &sockets.Options{SecureTransport: sockets.SecureTransportOn, TLSConfig: cfg})
+		if err != nil {
+			return err
+		}
+		if _, err := s.Opened(ctx); err != nil {
+			s.Close()
+			return err
+		}
+		c = s
+	} else {
+		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		d := tls.Dialer{Config: cfg}
+		var err error
+		if c, err = d.DialContext(ctx, "tcp", addr); err != nil {
+			return err
+		}
+	}
+	defer c.Close()
+	var b [1]byte
+	_, err := io.ReadFull(c, b[:])
+	return err
+}
