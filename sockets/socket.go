@@ -69,6 +69,7 @@ type Socket struct {
 	err     error        // why the socket ended, nil for a clean ending
 	wdl64   atomic.Int64 // the write deadline (UnixNano, 0 for none), for TLS writes
 	tt      *tlsTransport
+	taps    *layerTaps // the TLSLayers among opts.Layers; nil when there are none
 	onClose []func()
 }
 
@@ -154,6 +155,7 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
 	}
 	s := newSocket(a, given, o)
+	s.taps = newLayerTaps(o.Layers)
 	if err := s.admit(); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
 	}
@@ -166,7 +168,7 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		cancel() // the scope ended already: the attempt fails at once
 	}
 	attempt := func(ctx context.Context) (net.Conn, *tls.Conn, error) {
-		raw, err := dial(ctx, &s.opts, a)
+		raw, err := dial(s.taps.bind(ctx), &s.opts, a)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -195,8 +197,12 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 }
 
 // tlsClient starts TLS over raw through a tlsTransport, so that write
-// deadlines do not corrupt the TLS stream.
+// deadlines do not corrupt the TLS stream. The socket's TLSLayers see cfg
+// first.
 func (s *Socket) tlsClient(raw net.Conn, cfg *tls.Config) *tls.Conn {
+	if s.taps != nil {
+		s.taps.handshake(cfg)
+	}
 	s.tt = &tlsTransport{Conn: raw}
 	return tls.Client(s.tt, cfg)
 }
@@ -264,6 +270,9 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 	if tc != nil {
 		c = tc
 		s.tlsConn = tc
+		if s.taps != nil {
+			c = s.taps.plain(tc) // a TLSLayer's view of the plaintext
+		}
 	}
 	s.conn, s.raw = c, raw
 	if s.flags.Load()&(fClosed|fUpgraded) == fClosed {

@@ -76,6 +76,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	o.SecureTransport = SecureTransportOn
 	o.TLSConfig = cfg
 	ns := newSocket(s.addr, s.given, o)
+	ns.taps = s.taps.upgraded()
 	ctx, cancel := context.WithCancel(context.Background())
 	ns.pend.cancel = cancel
 	s.handOff(ns)

@@ -81,7 +81,7 @@ func (s *Socket) tlsWrite(b []byte) (int, error) {
 	if err := s.tt.flush(); err != nil {
 		return 0, err
 	}
-	n, err := s.tlsConn.Write(b)
+	n, err := s.conn.Write(b) // the *tls.Conn, or a TLSLayer's view of it
 	if err == nil {
 		err = s.tt.takeTimeout()
 	}
