@@ -285,4 +285,3 @@ func TestHTTP2(t *testing.T) {
 		t.Errorf("tshark decodes the :path headers %q, want /capture/h2", got)
 	}
 }
-

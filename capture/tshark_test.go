@@ -34,7 +34,8 @@ type pcap struct {
 func newPcap(t *testing.T) *pcap {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "test.pcapng")
-	if dir := os.Getenv("CAPTURE_TEST_KEEP"); dir != "" { // TEMP
+	if dir := os.Getenv("OUTBOUND_TEST_CAPTURE_KEEP"); dir != "" {
+		// Keep the test's capture to look at: OUTBOUND_TEST_CAPTURE_KEEP=/tmp/pcaps
 		path = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".pcapng")
 	}
 	c, err := capture.Create(path)

@@ -32,6 +32,7 @@ var Vars = []Var{
 	{"OUTBOUND_TEST_SSH", "OpenSSH server host:port", "127.0.0.1:2222"},
 	{"OUTBOUND_TEST_FTP", "FTP server with AUTH TLS host:port", "127.0.0.1:2121"},
 	{"OUTBOUND_TEST_IRC", "IRC server host:port", "127.0.0.1:6667"},
+	{"OUTBOUND_TEST_TSHARK", "tshark program (a path, or a name on PATH) that reads the captures of package capture", "tshark"},
 	{"OUTBOUND_TEST_MONGODB", "MongoDB URL (compose.yaml only; no Debian package)", "mongodb://127.0.0.1:27017"},
 }
 
