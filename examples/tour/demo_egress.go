@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
+	"github.com/outboundhq/outbound/egress/policyfile"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/scopehttp"
 )
@@ -55,11 +57,11 @@ func demoEgress(ctx context.Context, e *env) error {
 	if err := os.WriteFile(path, fmt.Appendf(nil, egressPolicy, u.Port()), 0o600); err != nil {
 		return err
 	}
-	cfg, err := sockets.LoadPolicyConfig(path)
+	cfg, err := policyfile.Load(path)
 	if err != nil {
 		return err
 	}
-	policy, err := sockets.NewPolicy(cfg)
+	policy, err := egress.NewPolicy(cfg)
 	if err != nil {
 		return err
 	}

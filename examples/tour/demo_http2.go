@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -19,7 +20,7 @@ import (
 // demoHTTP2 fetches from an in-process HTTP/2 server with
 // dialers.NewHTTPTransport: the connections are outbound sockets, the
 // transport does TLS over them and negotiates h2. The policy is
-// sockets.PublicInternetOnly (plus a rule for the in-process server), which
+// egress.PublicInternetOnly (plus a rule for the in-process server), which
 // refuses the cloud metadata address before anything is dialled. Last, a
 // request made in a sockets.Scope has its connection closed when the scope
 // ends, though the transport keeps it for reuse.
@@ -40,10 +41,10 @@ func demoHTTP2(ctx context.Context, e *env) error {
 	srv.StartTLS()
 	defer srv.Close()
 
-	pc := sockets.PublicInternetOnly()
+	pc := egress.PublicInternetOnly()
 	host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	pc.Rules = append(pc.Rules, sockets.Rule{Name: "tour-server", Action: sockets.Allow, Addrs: []string{host}, Ports: []string{port}})
-	policy, err := sockets.NewPolicy(pc)
+	pc.Rules = append(pc.Rules, egress.Rule{Name: "tour-server", Action: egress.Allow, Addrs: []string{host}, Ports: []string{port}})
+	policy, err := egress.NewPolicy(pc)
 	if err != nil {
 		return err
 	}
