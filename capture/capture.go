@@ -128,14 +128,23 @@ func (c *Capture) Dial(ctx context.Context, a sockets.Address, next func(context
 
 // HandshakeTLS implements [sockets.TLSLayer]: the socket's TLS session
 // secrets go into the capture, so tools that read it decrypt the flow. A
-// KeyLogWriter already in the configuration keeps getting them too.
+// KeyLogWriter already in the configuration keeps getting them too. A
+// connection closed before its handshake succeeded ends with an RST.
 func (c *Capture) HandshakeTLS(conn net.Conn, cfg *tls.Config) func(net.Conn) net.Conn {
 	if cfg.KeyLogWriter != nil {
 		cfg.KeyLogWriter = io.MultiWriter(c.KeyLogWriter(), cfg.KeyLogWriter)
 	} else {
 		cfg.KeyLogWriter = c.KeyLogWriter()
 	}
-	return nil
+	cc, ok := conn.(*capConn)
+	if !ok {
+		return nil
+	}
+	cc.f.handshaking(true)
+	return func(plain net.Conn) net.Conn {
+		cc.f.handshaking(false)
+		return plain
+	}
 }
 
 // KeyLogWriter returns a writer for [tls.Config.KeyLogWriter] that puts the

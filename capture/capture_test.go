@@ -408,3 +408,29 @@ func checkSecretsFirst(t *testing.T, p *parsed) {
 }
 
 var _ = capture.New
+
+// TestTLSFailureEndsWithRST: a socket whose TLS handshake fails (a server
+// the client does not trust) ends its flow with an RST.
+func TestTLSFailureEndsWithRST(t *testing.T) {
+	ca, err := sockettest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := sockettest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := tlsLineServer(t, ca, false)
+	p := newPcap(t)
+	_, err = sockets.Dial(ctxT(t), srv.Addr(), &sockets.Options{SecureTransport: sockets.SecureTransportOn, TLSConfig: other.ClientConfig(), Layers: []sockets.Layer{p}})
+	if err == nil {
+		t.Fatal("the handshake with an untrusted server succeeded")
+	}
+	f := onlyFlow(t, p.done(t))
+	if last := f.packets[len(f.packets)-1]; f.end != "RST" || last.src != f.client {
+		t.Fatalf("flow ends with %q from %v, want this end's RST", f.end, last.src)
+	}
+	if !bytes.HasPrefix(f.sent, []byte{22, 3}) {
+		t.Fatalf("flow sent %q, want the ClientHello", f.sent[:min(len(f.sent), 8)])
+	}
+}

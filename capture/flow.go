@@ -36,6 +36,7 @@ type flow struct {
 	ipID   [2]uint16
 	fin    [2]bool // each side has sent FIN
 	failed bool    // an I/O error other than EOF, a timeout or a local close
+	tlsing bool    // the socket's TLS handshake has started and not yet succeeded
 	done   bool    // ended (RST or closed): nothing more is recorded
 
 	// TLS: packets held until the key log names this handshake's secrets.
@@ -193,6 +194,14 @@ func (f *flow) endLocked() {
 	delete(f.c.flows, f)
 }
 
+// handshaking records that the socket's TLS handshake has started (on) or
+// succeeded (off).
+func (f *flow) handshaking(on bool) {
+	f.c.mu.Lock()
+	f.tlsing = on
+	f.c.mu.Unlock()
+}
+
 // closeWrite records this end's FIN.
 func (f *flow) closeWrite() {
 	c := f.c
@@ -215,7 +224,7 @@ func (f *flow) close() {
 	}
 	t := time.Now()
 	f.releaseLocked()
-	if f.failed {
+	if f.failed || f.tlsing {
 		f.resetLocked(local, t)
 	} else {
 		f.finLocked(local, t)
