@@ -261,9 +261,12 @@ func TestReset(t *testing.T) {
 func TestCloseWhileRunning(t *testing.T) {
 	srv := serve(t)(sockettest.NewEcho())
 	p := newPcap(t)
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
+	started.Add(4)
 	for range 4 {
 		wg.Go(func() {
+			var once sync.Once
+			defer once.Do(started.Done)
 			s, err := sockets.Dial(ctxT(t), srv.Addr(), &sockets.Options{Layers: []sockets.Layer{p}})
 			if err != nil {
 				t.Error(err)
@@ -271,7 +274,10 @@ func TestCloseWhileRunning(t *testing.T) {
 			}
 			defer s.Close()
 			buf := make([]byte, 512)
-			for range 200 {
+			for i := range 200 {
+				if i == 1 {
+					once.Do(started.Done) // one round trip recorded
+				}
 				if _, err := s.Write(buf); err != nil {
 					t.Error(err)
 					return
@@ -283,7 +289,7 @@ func TestCloseWhileRunning(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(5 * time.Millisecond)
+	started.Wait()
 	parsed := p.done(t) // closes the capture mid-stream
 	wg.Wait()
 	if len(parsed.packets) == 0 {
