@@ -229,6 +229,10 @@ var servers = []expected{
 	{service: "mosquitto", envVar: "OUTBOUND_TEST_MQTT", addr: plainAddr, check: checkMosquitto},
 	{service: "redis", envVar: "OUTBOUND_TEST_REDIS", addr: plainAddr},
 	{service: "smtp", envVar: "OUTBOUND_TEST_SMTP", addr: plainAddr, check: checkSMTP},
+	{service: "dovecot", envVar: "OUTBOUND_TEST_IMAP", addr: plainAddr},
+	{service: "dovecot", envVar: "OUTBOUND_TEST_IMAPS", addr: plainAddr},
+	{service: "dovecot", envVar: "OUTBOUND_TEST_POP3", addr: plainAddr},
+	{service: "dovecot", envVar: "OUTBOUND_TEST_POP3S", addr: plainAddr},
 	{service: "mongodb", envVar: "OUTBOUND_TEST_MONGODB", addr: urlHost},
 }
 
