@@ -285,6 +285,10 @@ func (c *capConn) Close() error {
 	return err
 }
 
+// NetConn returns the connection below, for checks that look through
+// wrappers (StartTLS's refusal of plaintext sent ahead of the handshake).
+func (c *capConn) NetConn() net.Conn { return c.Conn }
+
 // SyscallConn gives the descriptor of the connection below, so that the
 // socket's checks that peek at it (StartTLS's refusal of plaintext sent
 // ahead of the handshake) work through a capture.

@@ -190,6 +190,9 @@ func (c *traceConn) Close() error {
 	return err
 }
 
+// NetConn returns the connection below (see capConn.NetConn).
+func (c *traceConn) NetConn() net.Conn { return c.Conn }
+
 // SyscallConn gives the descriptor of the connection below (see
 // capConn.SyscallConn).
 func (c *traceConn) SyscallConn() (syscall.RawConn, error) {

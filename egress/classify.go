@@ -64,11 +64,18 @@ var v4Ranges = []classRange{
 	{netip.MustParsePrefix("100.64.0.0/10"), classCGNAT},
 	{netip.MustParsePrefix("100.100.100.200/32"), classMetadata}, // Alibaba Cloud
 	{netip.MustParsePrefix("127.0.0.0/8"), classLoopback},
-	{netip.MustParsePrefix("168.63.129.16/32"), classMetadata}, // Azure WireServer
+	// Azure WireServer and health probes, learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16
+	{netip.MustParsePrefix("168.63.129.16/32"), classMetadata},
 	{netip.MustParsePrefix("169.254.0.0/16"), classLinkLocal},
-	{netip.MustParsePrefix("169.254.169.254/32"), classMetadata}, // AWS, GCP, Azure, OpenStack, ...
-	{netip.MustParsePrefix("169.254.170.2/32"), classMetadata},   // AWS ECS task metadata
-	{netip.MustParsePrefix("169.254.170.23/32"), classMetadata},  // AWS EKS Pod Identity
+	// Tencent Cloud (metadata.tencentyun.com), intl.cloud.tencent.com/document/product/213/4934
+	{netip.MustParsePrefix("169.254.0.23/32"), classMetadata},
+	// AWS IMDS, GCP, Azure IMDS, OpenStack, Oracle, Akamai/Linode, DigitalOcean, ...:
+	// docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html
+	{netip.MustParsePrefix("169.254.169.254/32"), classMetadata},
+	// AWS ECS task metadata v3/v4, docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4.html
+	{netip.MustParsePrefix("169.254.170.2/32"), classMetadata},
+	// AWS EKS Pod Identity agent, docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html
+	{netip.MustParsePrefix("169.254.170.23/32"), classMetadata},
 	{netip.MustParsePrefix("172.16.0.0/12"), classPrivate},
 	{netip.MustParsePrefix("192.0.0.0/24"), classReserved},   // IETF protocol assignments
 	{netip.MustParsePrefix("192.0.0.192/32"), classMetadata}, // Oracle Cloud (classic)
@@ -95,10 +102,20 @@ var v6Ranges = []classRange{
 	{netip.MustParsePrefix("2001:db8::/32"), classDocumentation},
 	{netip.MustParsePrefix("2620:4f:8000::/48"), classReserved}, // AS112 direct delegation
 	{netip.MustParsePrefix("3fff::/20"), classDocumentation},
-	{netip.MustParsePrefix("fc00::/7"), classPrivate},           // unique local
-	{netip.MustParsePrefix("fd00:ec2::23/128"), classMetadata},  // AWS EKS Pod Identity
-	{netip.MustParsePrefix("fd00:ec2::254/128"), classMetadata}, // AWS instance metadata
+	{netip.MustParsePrefix("fc00::/7"), classPrivate}, // unique local
+	// Akamai/Linode metadata over IPv6, docs.cloud-init.io/en/latest/reference/datasources/akamai.html
+	{netip.MustParsePrefix("fd00:a9fe:a9fe::1/128"), classMetadata},
+	// Oracle Cloud IMDS over IPv6, docs.oracle.com/iaas/Content/Compute/Tasks/gettingmetadata.htm
+	{netip.MustParsePrefix("fd00:c1::a9fe:a9fe/128"), classMetadata},
+	// AWS EKS Pod Identity agent over IPv6, docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html
+	{netip.MustParsePrefix("fd00:ec2::23/128"), classMetadata},
+	// AWS IMDS over IPv6 (Nitro), docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html
+	{netip.MustParsePrefix("fd00:ec2::254/128"), classMetadata},
+	// Google Compute Engine metadata server over IPv6, cloud.google.com/compute/docs/metadata/querying-metadata
+	{netip.MustParsePrefix("fd20:ce::254/128"), classMetadata},
 	{netip.MustParsePrefix("fe80::/10"), classLinkLocal},
+	// OpenStack Nova metadata over IPv6 (since Victoria), docs.openstack.org/nova/latest/admin/metadata-service.html
+	{netip.MustParsePrefix("fe80::a9fe:a9fe/128"), classMetadata},
 	{netip.MustParsePrefix("fec0::/10"), classPrivate}, // deprecated site-local
 	{netip.MustParsePrefix("ff00::/8"), classMulticast},
 }

@@ -18,7 +18,7 @@ func (e *detailError) Unwrap() error { return e.kind }
 
 func errorf(kind error, msg string) error { return &detailError{kind: kind, msg: msg} }
 
-func quote(s string) string { return "\"" + s + "\"" }
+func quote(s string) string { return strconv.Quote(s) }
 
 // ErrInvalidOptions and ErrDenied are the sentinels of package sockets.
 var (

@@ -96,6 +96,6 @@ func ExampleMetrics_Stats() {
 	st := m.Stats()
 	fmt.Println(st.Denied[egress.ReasonRule], st.Allowed)
 	// Output:
-	// level=WARN msg="egress denied" decision=deny rule=no-private reason=rule host=10.0.0.7 ip=10.0.0.7 port=5432 scope=""
+	// level=WARN msg="egress denied" decision=deny rule=no-private reason=rule host=10.0.0.7 ip=10.0.0.7 port=5432 scope="" class=private
 	// 1 0
 }

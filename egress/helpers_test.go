@@ -169,6 +169,20 @@ func listen(t *testing.T, addr string) *listener {
 	return ln
 }
 
+// waitAccepted returns the accept count once it has reached want, or after
+// 10 seconds: a connection the client saw open may not have been counted
+// by the accept goroutine yet.
+func (l *listener) waitAccepted(want int32) int32 {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := l.accepted.Load()
+		if n >= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (l *listener) port() string {
 	_, p, _ := net.SplitHostPort(l.Addr().String())
 	return p
@@ -186,4 +200,8 @@ func openErr(t *testing.T, addr string, o *sockets.Options) error {
 	defer s.Close()
 	_, err = s.Opened(ctxT(t))
 	return err
+}
+
+func echo(t *testing.T) *sockettest.Server {
+	return serve(t)(sockettest.NewEcho())
 }

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 )
 
-var reasons = [...]string{ReasonRule, ReasonDefault, ReasonPort25, ReasonRequireScope}
+var reasons = [...]string{ReasonRule, ReasonDefault, ReasonPort25, ReasonRequireScope, ReasonSpelling}
 
 func reasonIndex(r string) int {
 	for i, x := range reasons {
@@ -40,7 +40,8 @@ type Stats struct {
 	// connection when the decision did not need the address.
 	Allowed uint64 `json:"allowed"`
 	// Denied counts enforced denials by reason ("rule", "default",
-	// "port-25", "require-scope"); every reason is present.
+	// "port-25", "require-scope", "non-standard address spelling"); every
+	// reason is present.
 	Denied map[string]uint64 `json:"denied"`
 	// Reported counts denials a report-mode policy let through, by reason.
 	Reported map[string]uint64 `json:"reported"`
@@ -72,8 +73,11 @@ func (s Stats) String() string {
 	return string(b)
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters; for a nil *Metrics, all zero.
 func (m *Metrics) Stats() Stats {
+	if m == nil {
+		m = &Metrics{}
+	}
 	s := Stats{
 		Allowed:  m.allowed.Load(),
 		Denied:   make(map[string]uint64, len(reasons)),

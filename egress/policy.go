@@ -28,10 +28,12 @@ const (
 // in [Stats] (Denied and Reported are keyed by them). The set is fixed, so
 // they are safe as metric labels.
 const (
-	ReasonRule         = "rule"          // a rule decided
-	ReasonDefault      = "default"       // no rule matched; the policy's default decided
-	ReasonPort25       = "port-25"       // port 25 without an allow rule that lists it
-	ReasonRequireScope = "require-scope" // Connect without a Scope under a policy that requires one
+	ReasonRule         = "rule"                          // a rule decided
+	ReasonDefault      = "default"                       // no rule matched; the policy's default decided
+	ReasonPort25       = "port-25"                       // port 25 without an allow rule that lists it
+	ReasonRequireScope = "require-scope"                 // Connect without a Scope under a policy that requires one
+	ReasonSpelling     = "non-standard address spelling" // an IPv4 address spelled as inet_aton reads it (2130706433, 0x7f.1, 127.1), refused
+	ReasonProxy        = "proxy"                         // an egress proxy's rules refused the connection (see Decision.By)
 )
 
 // Resolver looks up a hostname's addresses; [*net.Resolver] implements it.
@@ -73,11 +75,21 @@ type PolicyConfig struct {
 // unspecified (0.0.0.0, ::) and reserved addresses are refused, including
 // when a name resolves to them or an IPv6 address embeds them. Port 25 stays
 // denied. Append allow rules for the internal services you do need.
+//
+// A rule named "localhost" denies the names that are loopback by
+// definition (localhost and *.localhost, RFC 6761 section 6.3) at Connect,
+// before any proxy sees them: a proxy resolves names itself, so without it
+// "localhost:8080" through a SOCKS5 proxy would reach the proxy's loopback.
+// As a deny rule it wins over allow rules you append: to reach a local
+// service, allow its IP address (127.0.0.1), or drop the rule.
 func PublicInternetOnly() PolicyConfig {
 	return PolicyConfig{
 		Mode:    ModeEnforce,
 		Default: Deny,
-		Rules:   []Rule{{Name: "public", Action: Allow, Addrs: []string{"public"}}},
+		Rules: []Rule{
+			{Name: "localhost", Action: Deny, Hosts: []string{"localhost", "*.localhost"}},
+			{Name: "public", Action: Allow, Addrs: []string{"public"}},
+		},
 	}
 }
 
@@ -195,6 +207,9 @@ func (h *PolicyHolder) Policy() *Policy {
 }
 
 // Store puts p in force atomically and returns the policy it replaces.
+// Store on a nil *PolicyHolder panics, as Store on a nil *atomic.Pointer
+// does: there is nowhere to put p, and dropping it silently would leave
+// the caller believing a policy is in force.
 func (h *PolicyHolder) Store(p *Policy) (old *Policy) { return h.p.Swap(p) }
 
 // CheckConnect implements [sockets.Policy] with the policy in force.
@@ -208,9 +223,10 @@ type Decision struct {
 	// mode a connection is let through even when Allowed is false.
 	Allowed bool
 	// Rule names what decided: a rule's Name (or "rules[i]"), "default",
-	// "port-25" or "require-scope".
+	// "port-25", "require-scope" or "address-spelling".
 	Rule string
-	// Reason is ReasonRule, ReasonDefault, ReasonPort25 or ReasonRequireScope.
+	// Reason is ReasonRule, ReasonDefault, ReasonPort25,
+	// ReasonRequireScope or ReasonSpelling.
 	Reason string
 	// Host, IP and Port describe the connection. IP is the zero Addr when
 	// the decision did not depend on it (made before resolving, or left to
@@ -218,6 +234,13 @@ type Decision struct {
 	Host string
 	IP   netip.Addr
 	Port int
+	// Scope is the name of the connection's [sockets.Scope] ("" for none).
+	Scope string
+	// By is where the decision was made: "" for this process's policy, or
+	// the URL of the egress proxy ("https://smokescreen:4750") whose rules
+	// refused the connection; then Reason is ReasonProxy and Rule is the
+	// proxy's stated reason.
+	By string
 
 	rule    int        // index of the deciding rule, -1 for built-in
 	carried netip.Addr // the embedded IPv4 address that decided, if any
@@ -226,68 +249,147 @@ type Decision struct {
 	proxied bool
 }
 
-// String explains the decision and, for a denial, what to change.
+// Classes returns the address classes (see [AddrClasses]) of the address
+// that decided: IP, or the IPv4 address it carries when that one decided.
+// It is nil when the decision did not depend on an address.
+func (d Decision) Classes() []string {
+	a := d.IP
+	if d.carried.IsValid() {
+		a = d.carried
+	}
+	return AddrClasses(a)
+}
+
+// internal returns the non-public classes of the deciding address.
+func (d Decision) internal() addrClass {
+	a := d.IP
+	if d.carried.IsValid() {
+		a = d.carried
+	}
+	if !a.IsValid() {
+		return 0
+	}
+	return classify(canonical(a)) &^ classPublic
+}
+
+// String says in one line what was decided and why, in the words of the
+// rule or the address class: "127.0.0.1 is loopback, denied by the rule
+// \"no-internal\"". User-supplied strings (hostnames, rule names) are
+// quoted.
 func (d Decision) String() string {
 	var b strings.Builder
-	target := d.target()
-	switch {
-	case d.Allowed && d.Reason == ReasonRule:
-		b.WriteString(target + " is allowed by " + d.summary)
-	case d.Allowed:
-		b.WriteString(target + " is allowed by the policy's default (no rule matches)")
-	case d.Reason == ReasonRule:
-		b.WriteString(target + " matches " + d.summary + "; deny rules win over allow rules, so narrow or remove that rule to allow this connection")
-	case d.Reason == ReasonPort25:
-		b.WriteString("port 25 (SMTP) is blocked by default, as on Cloudflare Workers; use a submission port (587 or 465), or allow port 25 explicitly with the rule " +
-			d.suggest("25") + ")")
-	case d.Reason == ReasonRequireScope:
-		b.WriteString("Connect was called without a Scope and the policy requires one (as Workers refuses connect() outside a request handler); " +
-			"create one with sockets.NewScope and connect with the context sockets.WithScope(ctx, scope), or serve HTTP through scopehttp.Middleware")
-	default:
-		b.WriteString("no allow rule matches " + target + " and the policy's default is deny; allow it with the rule " + d.suggest(strconv.Itoa(d.Port)) + ")")
-	}
+	d.describe(&b, d.target())
 	return b.String()
 }
 
-func (d Decision) target() string {
-	var b strings.Builder
-	if d.literal || d.Host == "" {
-		b.WriteString(d.IP.String())
-	} else {
-		b.WriteString(quote(d.Host))
-		if d.IP.IsValid() {
-			b.WriteString(" (" + d.IP.String() + ")")
-		}
-	}
-	if d.carried.IsValid() {
-		b.WriteString(", which carries IPv4 " + d.carried.String() + ",")
-	} else if e := embeddedIPv4(d.IP); e.n > 0 {
-		b.WriteString(", which carries IPv4 ")
-		for i, a := range e.v4[:e.n] {
-			if i > 0 {
-				b.WriteString(" or ")
+func (d Decision) describe(b *strings.Builder, target string) {
+	rule := "the rule " + strconv.Quote(d.Rule)
+	port := " port " + strconv.Itoa(d.Port)
+	cls := d.internal()
+	is := func() {
+		b.WriteString(target)
+		if d.carried.IsValid() {
+			b.WriteString(" carries " + d.carried.String() + ", which")
+		} else if e := embeddedIPv4(canonical(d.IP)); e.n > 0 {
+			b.WriteString(" carries ")
+			for i, a := range e.v4[:e.n] {
+				if i > 0 {
+					b.WriteString(" or ")
+				}
+				b.WriteString(a.String())
 			}
-			b.WriteString(a.String())
+			b.WriteString(", which")
 		}
-		b.WriteString(",")
+		b.WriteString(" is " + strings.Join(cls.names(), " and "))
 	}
-	b.WriteString(" port " + strconv.Itoa(d.Port))
-	return b.String()
+	switch {
+	case d.Allowed && d.Reason == ReasonRule:
+		b.WriteString(target + port + " is allowed by " + rule)
+	case d.Allowed:
+		b.WriteString(target + port + " is allowed by the policy's default")
+	case d.Reason == ReasonProxy:
+		b.WriteString(target + port + " is denied by the egress proxy " + d.By + ": " + strconv.Quote(d.Rule))
+	case d.Reason == ReasonSpelling:
+		b.WriteString(target + " is a non-standard address spelling, refused")
+	case d.Reason == ReasonRequireScope:
+		b.WriteString("Connect to " + target + " without a scope, denied: the policy requires one")
+	case d.Reason == ReasonPort25:
+		b.WriteString("port 25 (SMTP) to " + target + " is blocked by default, as on Cloudflare Workers")
+	case d.Reason == ReasonRule && cls != 0:
+		is()
+		b.WriteString(", denied by " + rule)
+	case d.Reason == ReasonRule:
+		b.WriteString(target + port + " is denied by " + rule)
+	case cls != 0:
+		is()
+		b.WriteString(", denied by default: no rule allows it")
+	default:
+		b.WriteString(target + port + " is denied by default: no rule allows it")
+	}
+}
+
+// target names the connection: the IP for a literal, else the quoted name
+// and, once resolved, its address.
+func (d Decision) target() string {
+	if d.literal || d.Host == "" {
+		if d.IP.IsValid() {
+			return d.IP.String()
+		}
+		return strconv.Quote(d.Host)
+	}
+	if d.IP.IsValid() {
+		return strconv.Quote(d.Host) + " (" + d.IP.String() + ")"
+	}
+	return strconv.Quote(d.Host)
+}
+
+// hint says what to change for a denial, or "" when the denial is the
+// policy doing its job: it never suggests allowing an address that an
+// address class rule or the policy's default refuses for being internal.
+func (p *Policy) hint(d *Decision) string {
+	cls := d.internal()
+	switch {
+	case d.Allowed:
+		return ""
+	case d.Reason == ReasonSpelling:
+		return "write IPv4 addresses in dotted-decimal form (a.b.c.d); numeric spellings such as 2130706433 or 0x7f.1 are refused"
+	case d.Reason == ReasonRequireScope:
+		return "create a scope with sockets.NewScope and connect with the context sockets.WithScope(ctx, scope), or serve HTTP through scopehttp.Middleware"
+	case d.Reason == ReasonPort25:
+		h := "use a submission port (587 or 465)"
+		if cls == 0 {
+			h += ", or allow port 25 explicitly with the rule " + d.suggest("25")
+		}
+		return h
+	case d.Reason == ReasonRule && d.rule >= 0 && p.rs.rules[d.rule].classes&cls != 0:
+		return "the rule " + strconv.Quote(d.Rule) + " refuses " + strings.Join((p.rs.rules[d.rule].classes&cls).names(), " and ") + " addresses on purpose; connect to an address it does not cover"
+	case d.Reason == ReasonRule:
+		return "deny rules win over allow rules; this connection is allowed only if the rule " + strconv.Quote(d.Rule) + " is narrowed or removed"
+	case cls != 0:
+		if !d.literal && d.Host != "" {
+			return "check what " + strconv.Quote(d.Host) + " resolves to: " + strings.Join(cls.names(), " and ") + " addresses are not allowed by this policy"
+		}
+		return strings.Join(cls.names(), " and ") + " addresses are not allowed by this policy"
+	default:
+		return "allow it with the rule " + d.suggest(strconv.Itoa(d.Port))
+	}
 }
 
 // suggest writes an allow rule for the connection in Go and in a policy
-// file, without the closing parenthesis.
+// file.
 func (d Decision) suggest(port string) string {
 	field, val := "Hosts", d.Host
 	if d.literal || d.Host == "" {
 		field, val = "Addrs", d.IP.String()
 	}
 	return "egress.Rule{Action: egress.Allow, " + field + ": []string{" + strconv.Quote(val) + "}, Ports: []string{\"" + port + "\"}} " +
-		"(policy file: - {action: allow, " + strings.ToLower(field) + ": [" + quote(val) + "], ports: [" + port + "]}"
+		"(policy file: - {action: allow, " + strings.ToLower(field) + ": [" + strconv.Quote(val) + "], ports: [" + port + "]})"
 }
 
-// err turns a denial into the error Connect returns.
-func (d Decision) err() error { return errorf(errDenied, d.String()) }
+// deny turns a denial into the error Connect returns.
+func (p *Policy) deny(d *Decision) error {
+	return &DeniedError{Decision: *d, Hint: p.hint(d)}
+}
 
 const stackWords = 32 // bitsets up to 2048 rules live on the stack
 
@@ -434,6 +536,8 @@ func (p *Policy) name(d *Decision) {
 		d.Rule = "port-25"
 	case d.Reason == ReasonRequireScope:
 		d.Rule = "require-scope"
+	case d.Reason == ReasonSpelling:
+		d.Rule = "address-spelling"
 	default:
 		d.Rule = "default"
 	}
@@ -482,6 +586,7 @@ func (p *Policy) decideName(host string, port int, proxied bool) (d Decision, fi
 
 // record logs and counts a decision made for a connection.
 func (p *Policy) record(ctx context.Context, d *Decision, sc *sockets.Scope) {
+	d.Scope = sc.Name()
 	if m := p.cfg.Metrics; m != nil {
 		m.decision(d.Allowed, p.report, d.Reason)
 	}
@@ -510,12 +615,15 @@ func (p *Policy) record(ctx context.Context, d *Decision, sc *sockets.Scope) {
 		slog.String("host", d.Host),
 		slog.String("ip", ip),
 		slog.Int("port", d.Port),
-		slog.String("scope", sc.Name()),
+		slog.String("scope", d.Scope),
 	}
 	if d.proxied {
 		attrs = append(attrs, slog.Bool("proxied", true))
 	}
 	if !d.Allowed {
+		if c := d.internal(); c != 0 {
+			attrs = append(attrs, slog.String("class", strings.Join(c.names(), ",")))
+		}
 		attrs = append(attrs, slog.String("detail", d.String()))
 	}
 	l.LogAttrs(ctx, level, msg, attrs...)
@@ -538,7 +646,7 @@ func (p *Policy) Control(network, address string, _ syscall.RawConn) error {
 	d := pp.decideAddr("", ap.Addr(), int(ap.Port()))
 	d.Host, d.literal = ap.Addr().String(), true
 	if pp.enforced(&d) {
-		return d.err()
+		return pp.deny(&d)
 	}
 	return nil
 }
@@ -552,6 +660,17 @@ func (p *Policy) Control(network, address string, _ syscall.RawConn) error {
 func (p *Policy) CheckConnect(ctx context.Context, r sockets.Request) (sockets.Verdict, error) {
 	p = p.orDefault()
 	a := r.Address
+	if r.Spelling {
+		// Connect refuses the address whatever the rules say; the policy
+		// records the refusal, as the attempt an operator must see.
+		d := Decision{Host: a.Hostname, Port: a.Port, rule: -1, Reason: ReasonSpelling}
+		p.name(&d)
+		p.record(ctx, &d, r.Scope)
+		if p.enforced(&d) {
+			return sockets.Verdict{}, p.deny(&d)
+		}
+		return sockets.Verdict{}, nil
+	}
 	if p == defaultPolicy && a.Port != 25 {
 		return sockets.Verdict{}, nil // no decision to make, nothing to record
 	}
@@ -560,7 +679,7 @@ func (p *Policy) CheckConnect(ctx context.Context, r sockets.Request) (sockets.V
 		p.name(&d)
 		p.record(ctx, &d, nil)
 		if p.enforced(&d) {
-			return sockets.Verdict{}, d.err()
+			return sockets.Verdict{}, p.deny(&d)
 		}
 	}
 	var v sockets.Verdict
@@ -569,14 +688,14 @@ func (p *Policy) CheckConnect(ctx context.Context, r sockets.Request) (sockets.V
 		d.Host, d.literal, d.proxied = a.Hostname, true, r.Proxied
 		p.record(ctx, &d, r.Scope)
 		if p.enforced(&d) {
-			return sockets.Verdict{}, d.err()
+			return sockets.Verdict{}, p.deny(&d)
 		}
 	} else {
 		d, final := p.decideName(a.Hostname, a.Port, r.Proxied)
 		if final {
 			p.record(ctx, &d, r.Scope)
 			if p.enforced(&d) {
-				return sockets.Verdict{}, d.err()
+				return sockets.Verdict{}, p.deny(&d)
 			}
 		} else {
 			v.Check = (*checker)(p)
@@ -602,40 +721,28 @@ func (c *checker) LookupNetIP(ctx context.Context, network, host string) ([]neti
 func (c *checker) CheckAddrs(ctx context.Context, r sockets.Request, addrs []netip.Addr) ([]netip.Addr, error) {
 	p := (*Policy)(c)
 	host := r.Address.Hostname // already lower case, no trailing dot
-	allowed := make([]netip.Addr, 0, len(addrs))
+	var allowed []netip.Addr   // nil while every address so far is allowed
 	var denied []Decision
-	for _, ip := range addrs {
+	for i, ip := range addrs {
 		d := p.decideAddr(host, ip, r.Address.Port)
 		d.Host = host
 		p.record(ctx, &d, r.Scope)
 		if p.enforced(&d) {
+			if allowed == nil {
+				allowed = append(make([]netip.Addr, 0, len(addrs)), addrs[:i]...)
+			}
 			denied = append(denied, d)
 			continue
 		}
-		allowed = append(allowed, ip) // dialled as resolved (zone kept); decisions use the canonical form
+		if allowed != nil {
+			allowed = append(allowed, ip) // dialled as resolved (zone kept); decisions use the canonical form
+		}
+	}
+	if denied == nil {
+		return addrs, nil // all allowed: no copy
 	}
 	if len(allowed) == 0 {
-		return nil, noneAllowed(host, denied)
+		return nil, p.noneAllowed(host, denied)
 	}
 	return allowed, nil
-}
-
-func noneAllowed(host string, denied []Decision) error {
-	if len(denied) == 1 {
-		return denied[0].err()
-	}
-	var b strings.Builder
-	b.WriteString(quote(host) + " resolved to ")
-	for i, d := range denied {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(d.IP.String())
-	}
-	b.WriteString(" and the egress policy allows none of them")
-	for _, d := range denied {
-		b.WriteString("; ")
-		b.WriteString(d.String())
-	}
-	return errorf(errDenied, b.String())
 }

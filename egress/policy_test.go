@@ -249,7 +249,7 @@ func TestBypassLiterals(t *testing.T) {
 			}
 		})
 	}
-	if n := ln.accepted.Load(); n != 3 {
+	if n := ln.waitAccepted(3); n != 3 {
 		t.Fatalf("listener accepted %d connections, want 3 (only the unpoliced control connections)", n)
 	}
 }
@@ -426,13 +426,20 @@ func TestDenialMessages(t *testing.T) {
 		},
 	})
 	cases := []struct {
-		addr string
-		want []string
+		addr    string
+		msg     string   // the whole Error() after the SocketError prefix
+		hint    []string // in the Hint
+		noHint  []string // never in the Hint
+		rule    string
+		reason  string
+		classes []string
 	}{
-		{"10.1.2.3:80", []string{`deny rule "no-internal" (addrs private)`, "10.1.2.3 port 80", "narrow or remove"}},
-		{"other.example.com:443", []string{`no allow rule matches "other.example.com" port 443`, `Hosts: []string{"other.example.com"}, Ports: []string{"443"}`}},
-		{"192.0.2.7:443", []string{`Addrs: []string{"192.0.2.7"}`, `addrs: ["192.0.2.7"]`}},
-		{"[64:ff9b::a01:203]:80", []string{"carries IPv4 10.1.2.3", "no-internal"}},
+		{"10.1.2.3:80", `10.1.2.3 is private, denied by the rule "no-internal"`, []string{`"no-internal" refuses private addresses`}, []string{"Rule{", "allow"}, "no-internal", egress.ReasonRule, []string{"private"}},
+		{"other.example.com:443", `"other.example.com" port 443 is denied by default: no rule allows it`, []string{`Hosts: []string{"other.example.com"}, Ports: []string{"443"}`}, nil, "default", egress.ReasonDefault, nil},
+		{"93.184.215.14:443", `93.184.215.14 port 443 is denied by default: no rule allows it`, []string{`Addrs: []string{"93.184.215.14"}`, `addrs: ["93.184.215.14"]`}, nil, "default", egress.ReasonDefault, []string{"public"}},
+		// An internal address the default refuses: no suggestion to allow it.
+		{"192.0.2.7:443", `192.0.2.7 is documentation, denied by default: no rule allows it`, []string{"documentation addresses are not allowed"}, []string{"Rule{", "addrs:"}, "default", egress.ReasonDefault, []string{"documentation"}},
+		{"[64:ff9b::a01:203]:80", `64:ff9b::a01:203 carries 10.1.2.3, which is private, denied by the rule "no-internal"`, nil, []string{"Rule{"}, "no-internal", egress.ReasonRule, []string{"private"}},
 	}
 	for _, c := range cases {
 		_, err := sockets.Connect(ctxT(t), c.addr, &sockets.Options{Policy: p})
@@ -443,10 +450,32 @@ func TestDenialMessages(t *testing.T) {
 		if !errors.As(err, &se) || se.Op != "connect" || se.Addr != c.addr {
 			t.Errorf("error %v is not a *SocketError for connect %s", err, c.addr)
 		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("Connect(%s): %q does not contain %q", c.addr, err, w)
+		var de *egress.DeniedError
+		if !errors.As(err, &de) {
+			t.Fatalf("Connect(%s): %v is not a *DeniedError", c.addr, err)
+		}
+		if de.Error() != c.msg {
+			t.Errorf("Connect(%s): message %q, want %q", c.addr, de.Error(), c.msg)
+		}
+		if err.Error() != "sockets: connect "+c.addr+": "+c.msg {
+			t.Errorf("Connect(%s): %q", c.addr, err)
+		}
+		d := de.Decision
+		if d.Allowed || d.Rule != c.rule || d.Reason != c.reason || d.Port == 0 || !slices.Equal(d.Classes(), c.classes) {
+			t.Errorf("Connect(%s): decision %+v classes %v", c.addr, d, d.Classes())
+		}
+		for _, w := range c.hint {
+			if !strings.Contains(de.Hint, w) {
+				t.Errorf("Connect(%s): hint %q does not contain %q", c.addr, de.Hint, w)
 			}
+		}
+		for _, w := range c.noHint {
+			if strings.Contains(de.Hint, w) {
+				t.Errorf("Connect(%s): hint %q contains %q", c.addr, de.Hint, w)
+			}
+		}
+		if strings.Contains(de.Error(), de.Hint) && de.Hint != "" {
+			t.Errorf("Connect(%s): the hint is part of the message", c.addr)
 		}
 	}
 }
@@ -552,7 +581,8 @@ func TestRequireScope(t *testing.T) {
 	ln := listen(t, "127.0.0.1:0")
 	p := newPolicy(t, egress.PolicyConfig{RequireScope: true})
 	_, err := sockets.Connect(ctxT(t), ln.Addr().String(), &sockets.Options{Policy: p})
-	if !isDenied(err) || !strings.Contains(err.Error(), "sockets.NewScope") || !strings.Contains(err.Error(), "WithScope") {
+	var de *egress.DeniedError
+	if !isDenied(err) || !errors.As(err, &de) || de.Decision.Reason != egress.ReasonRequireScope || !strings.Contains(de.Hint, "sockets.NewScope") || !strings.Contains(de.Hint, "WithScope") {
 		t.Fatalf("Connect without a scope = %v, want ErrDenied naming NewScope and WithScope", err)
 	}
 	sc := sockets.NewScope(context.Background(), nil)
@@ -588,8 +618,9 @@ func TestPolicyHolderSwap(t *testing.T) {
 		t.Fatal("zero holder holds a policy")
 	}
 	var nilHolder *egress.PolicyHolder
-	if err := openErr(t, ln.Addr().String(), &sockets.Options{Policy: nilHolder}); err != nil {
-		t.Fatalf("nil holder: %v", err)
+	// A typed nil is refused rather than read as the default policy (fail closed).
+	if err := openErr(t, ln.Addr().String(), &sockets.Options{Policy: nilHolder}); !errors.Is(err, sockets.ErrInvalidOptions) {
+		t.Fatalf("nil holder: %v, want ErrInvalidOptions", err)
 	}
 	// Concurrent Connects while swapping (run with -race).
 	var wg sync.WaitGroup

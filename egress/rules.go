@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/outboundhq/outbound/sockets"
 	"golang.org/x/net/idna"
 )
 
@@ -114,6 +115,7 @@ type compiledRule struct {
 	action  Action
 	summary string // "deny rule \"x\" (addrs private)"
 	lists25 bool
+	classes addrClass // the classes its Addrs name
 }
 
 // bitset is a set of rule indices.
@@ -295,6 +297,9 @@ func compileRules(rules []Rule) (*ruleSet, int, error) {
 		for j, a := range r.Addrs {
 			if err := rs.addAddr(a, id); err != nil {
 				return nil, i, &specError{field: "addrs", item: j, msg: msgOf(err)}
+			}
+			if c, ok := classByName(strings.ToLower(strings.TrimSpace(a))); ok {
+				cr.classes |= c
 			}
 		}
 		if len(r.Ports) == 0 {
@@ -486,13 +491,15 @@ func parsePortRange(s string) (lo, hi int, err error) {
 	return lo, hi, nil
 }
 
+// portNumber parses one end of a port rule with Connect's parser, so that
+// a port a rule names is one Connect accepts, with the same message.
 func portNumber(p, whole string) (int, error) {
-	n, err := strconv.Atoi(p)
-	if err != nil || p == "" || p[0] == '+' {
+	if p == "" {
 		return 0, errorf(errInvalidOptions, "port "+quote(whole)+" is not a port (\"443\") or a range (\"8000-8999\")")
 	}
-	if n < 1 || n > 65535 {
-		return 0, errorf(errInvalidOptions, "port "+quote(whole)+" is out of range; ports are 1 to 65535")
+	n, err := sockets.ParsePort(p)
+	if err != nil {
+		return 0, errorf(errInvalidOptions, strings.TrimPrefix(err.Error(), sockets.ErrInvalidAddress.Error()+": "))
 	}
 	return n, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"testing"
@@ -178,4 +179,22 @@ func serverTLS(t *testing.T, ca *sockettest.CA, hosts ...string) *tls.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// resolverFunc is a Resolver the test controls.
+type resolverFunc func(host string) ([]netip.Addr, error)
+
+func (f resolverFunc) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	return f(host)
+}
+
+// resolveTo answers every name with addrs.
+func resolveTo(addrs ...string) egress.Resolver {
+	return resolverFunc(func(string) ([]netip.Addr, error) {
+		out := make([]netip.Addr, len(addrs))
+		for i, a := range addrs {
+			out[i] = netip.MustParseAddr(a)
+		}
+		return out, nil
+	})
 }

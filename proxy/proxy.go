@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -27,21 +28,34 @@ import (
 // reply 2, HTTP 403), and the corresponding syscall error when the proxy
 // reports the target refused, unreachable or timed out, so callers branch
 // on it as on a direct connection's error.
+//
+// An egress proxy that says why it refused, in smokescreen's
+// X-Smokescreen-Error header or RFC 9209's Proxy-Status header, has its
+// reason in Detail; its refusal by rule (smokescreen's 407 with its error
+// header, Proxy-Status error=http_request_denied or
+// destination_ip_prohibited) also reads as a local denial does: errors.As
+// gives an [*egress.DeniedError] whose Decision names the proxy in By and
+// carries the proxy's reason in Rule.
 type Error struct {
 	Proxy  string // the proxy, as "socks5://host:port" or "http://host:port"
 	Target string // the address the proxy was asked to reach
 	Code   int    // SOCKS5 reply code, or HTTP status
-	Msg    string // the proxy's reason
+	Msg    string // the proxy's status
+	Detail string // the proxy's stated reason (X-Smokescreen-Error, Proxy-Status), or ""
+
+	proxyDenied bool // the error header says the proxy's rules refused
 }
 
-// Error says which proxy refused or failed, and why.
+// Error says which proxy refused or failed, and why, on one line.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("proxy " + e.Proxy + " refused the connection to " + e.Target + ": " + e.Msg)
+	b.WriteString("proxy " + e.Proxy + " refused the connection to " + strconv.Quote(e.Target) + ": " + e.Msg)
+	if e.Detail != "" {
+		b.WriteString(" (" + strconv.Quote(e.Detail) + ")")
+	}
 	if e.denied() {
 		b.WriteString("; the proxy's egress rules deny it")
-	}
-	if e.Code == 407 {
+	} else if e.Code == 407 {
 		b.WriteString("; set the proxy's Username and Password")
 	}
 	return b.String()
@@ -53,11 +67,56 @@ func (e *Error) denied() bool {
 	if e.socks() {
 		return e.Code == 2
 	}
-	return e.Code == 403
+	return e.Code == 403 || e.proxyDenied
 }
 
 // Is reports whether the refusal is a policy denial ([sockets.ErrDenied]).
 func (e *Error) Is(target error) bool { return target == sockets.ErrDenied && e.denied() }
+
+// As gives the refusal by the proxy's rules as an [*egress.DeniedError],
+// so that a program reads a fleet denial as it reads a local one.
+func (e *Error) As(target any) bool {
+	de, ok := target.(**egress.DeniedError)
+	if !ok || !e.denied() {
+		return false
+	}
+	host, port := e.Target, 0
+	if a, err := sockets.ParseAddress(e.Target); err == nil {
+		host, port = a.Hostname, a.Port
+	}
+	reason := e.Detail
+	if reason == "" {
+		reason = e.Msg
+	}
+	*de = egress.ProxyDenial(e.Proxy, host, port, reason)
+	return true
+}
+
+// maxDetail bounds the reason kept from a proxy's error header.
+const maxDetail = 512
+
+// refusalHeader reads a response header line that says why a proxy
+// refused: smokescreen's X-Smokescreen-Error, or RFC 9209's Proxy-Status.
+// denied reports that the header names a refusal by the proxy's rules.
+func refusalHeader(line string) (detail string, denied, ok bool) {
+	name, value, found := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
+	if !found {
+		return "", false, false
+	}
+	value = strings.TrimSpace(value)
+	if len(value) > maxDetail {
+		value = value[:maxDetail]
+	}
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "x-smokescreen-error":
+		return value, true, true
+	case "proxy-status":
+		v := strings.ToLower(value)
+		denied := strings.Contains(v, "error=http_request_denied") || strings.Contains(v, "error=destination_ip_prohibited")
+		return value, denied, true
+	}
+	return "", false, false
+}
 
 // Unwrap returns the syscall error the refusal stands for, or nil.
 func (e *Error) Unwrap() error {
@@ -102,23 +161,36 @@ type SOCKS5 struct {
 	Username, Password string
 	// Dial reaches the proxy; nil means a [net.Dialer].
 	Dial sockets.DialFunc
+	// ResolveLocally makes Connect resolve names in this process, so that
+	// the policy's address rules decide every address before the proxy is
+	// contacted; the proxy is asked for an allowed IP literal. When false
+	// (the default, as socks5h:// in curl), names go to the proxy
+	// unresolved and address rules for names are the proxy's job.
+	ResolveLocally bool
 }
 
 // ProxyFor returns p.DialContext for every address.
 func (p *SOCKS5) ProxyFor(sockets.Address) (sockets.DialFunc, error) { return p.DialContext, nil }
+
+// ResolvesLocally reports p.ResolveLocally; see [sockets.LocalResolver].
+func (p *SOCKS5) ResolvesLocally() bool { return p.ResolveLocally }
 
 // DialContext connects to address ("host:port"; a name is sent to the proxy
 // unresolved) through the proxy. network must be "tcp". ctx bounds the
 // connection to the proxy and the SOCKS5 exchange, not the connection's
 // life. A refusal is a [*Error].
 func (p *SOCKS5) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if p == nil {
+		return nil, errorf(sockets.ErrInvalidOptions, "DialContext called on a nil *proxy.SOCKS5; make one with the proxy's Addr")
+	}
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, errors.New("SOCKS5 proxy: network " + quote(network) + " is not supported; use \"tcp\"")
 	}
-	host, port, err := splitTarget(address)
+	a, err := splitTarget(address)
 	if err != nil {
 		return nil, err
 	}
+	host, port := a.Hostname, a.Port
 	var req []byte
 	req = append(req, 5, 1, 0) // VER, CMD CONNECT, RSV
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -170,6 +242,9 @@ func (p *SOCKS5) DialContext(ctx context.Context, network, address string) (net.
 			if _, err := io.ReadFull(c, b[:]); err != nil {
 				return nil, err
 			}
+			if b[0] != 1 {
+				return nil, errors.New(proxyURL + " answered the username and password with version byte " + strconv.Itoa(int(b[0])) + ", not 1 (RFC 1929)")
+			}
 			if b[1] != 0 {
 				return nil, errors.New(proxyURL + " refused the username and password")
 			}
@@ -184,6 +259,9 @@ func (p *SOCKS5) DialContext(ctx context.Context, network, address string) (net.
 		var rep [4]byte
 		if _, err := io.ReadFull(c, rep[:]); err != nil {
 			return nil, err
+		}
+		if rep[0] != 5 {
+			return nil, errors.New(proxyURL + " answered CONNECT with version byte " + strconv.Itoa(int(rep[0])) + ", not 5; it is not a SOCKS5 proxy")
 		}
 		if rep[1] != 0 {
 			msg, ok := socksReplies[rep[1]]
@@ -228,10 +306,19 @@ type HTTP struct {
 	Username, Password string
 	// Dial reaches the proxy; nil means a [net.Dialer].
 	Dial sockets.DialFunc
+	// ResolveLocally makes Connect resolve names in this process, so that
+	// the policy's address rules decide every address before the proxy is
+	// contacted; the proxy is asked to CONNECT to an allowed IP literal.
+	// When false (the default), names go to the proxy unresolved and
+	// address rules for names are the proxy's job.
+	ResolveLocally bool
 }
 
 // ProxyFor returns p.DialContext for every address.
 func (p *HTTP) ProxyFor(sockets.Address) (sockets.DialFunc, error) { return p.DialContext, nil }
+
+// ResolvesLocally reports p.ResolveLocally; see [sockets.LocalResolver].
+func (p *HTTP) ResolvesLocally() bool { return p.ResolveLocally }
 
 const maxProxyResponse = 64 << 10
 
@@ -240,12 +327,17 @@ const maxProxyResponse = 64 << 10
 // the connection to the proxy and the CONNECT exchange, not the
 // connection's life. A refusal is a [*Error].
 func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if p == nil {
+		return nil, errorf(sockets.ErrInvalidOptions, "DialContext called on a nil *proxy.HTTP; make one with the proxy's Addr")
+	}
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, errors.New("HTTP proxy: network " + quote(network) + " is not supported; use \"tcp\"")
 	}
-	if _, _, err := splitTarget(address); err != nil {
+	a, err := splitTarget(address)
+	if err != nil {
 		return nil, err
 	}
+	target := a.String() // re-joined from the checked parts
 	scheme := "http://"
 	if p.TLSConfig != nil {
 		scheme = "https://"
@@ -267,7 +359,7 @@ func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Co
 			c = tc
 		}
 		var b strings.Builder
-		b.WriteString("CONNECT " + address + " HTTP/1.1\r\nHost: " + address + "\r\n")
+		b.WriteString("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n")
 		if p.Username != "" {
 			b.WriteString("Proxy-Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(p.Username+":"+p.Password)) + "\r\n")
 		}
@@ -275,26 +367,42 @@ func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Co
 		if _, err := io.WriteString(c, b.String()); err != nil {
 			return nil, err
 		}
-		br := bufio.NewReaderSize(io.LimitReader(c, maxProxyResponse), 1024)
+		lr := &io.LimitedReader{R: c, N: maxProxyResponse}
+		br := bufio.NewReaderSize(lr, 1024)
+		tooLarge := func() error {
+			return errors.New(proxyURL + ": the proxy's response headers are too large (over " + strconv.Itoa(maxProxyResponse>>10) + " KiB) in its answer to CONNECT")
+		}
 		status, err := br.ReadString('\n')
 		if err != nil {
+			if lr.N == 0 {
+				return nil, tooLarge()
+			}
 			return nil, fmt.Errorf("%s closed the connection or sent no status line to CONNECT: %w", proxyURL, err)
 		}
 		code, reason, ok := parseStatus(status)
 		if !ok {
 			return nil, errors.New(proxyURL + " is not an HTTP proxy (status line " + strconv.Quote(strings.TrimSpace(status)) + ")")
 		}
+		var detail string
+		var proxyDenied bool
 		for {
 			l, err := br.ReadString('\n')
 			if err != nil {
+				if lr.N == 0 {
+					return nil, tooLarge()
+				}
 				return nil, fmt.Errorf("%s: reading the CONNECT response headers: %w", proxyURL, err)
 			}
 			if l == "\r\n" || l == "\n" {
 				break
 			}
+			if d, denied, ok := refusalHeader(l); ok {
+				detail, proxyDenied = d, proxyDenied || denied
+			}
 		}
 		if code < 200 || code > 299 {
-			return nil, &Error{Proxy: proxyURL, Target: address, Code: code, Msg: strconv.Itoa(code) + " " + reason}
+			return nil, &Error{Proxy: proxyURL, Target: address, Code: code, Msg: strconv.Itoa(code) + " " + reason,
+				Detail: detail, proxyDenied: proxyDenied}
 		}
 		if n := br.Buffered(); n > 0 {
 			// The target spoke first and its bytes came with the response.
@@ -319,11 +427,20 @@ func parseStatus(l string) (int, string, bool) {
 	return code, reason, true
 }
 
-// prefixConn returns bytes read ahead before those of the connection.
+// prefixConn returns bytes read ahead before those of the connection. It
+// reports them with Buffered and the connection it wraps with NetConn, so
+// that a StartTLS over it sees bytes waiting before the handshake (see
+// sockets.ErrPlaintextInjection).
 type prefixConn struct {
 	net.Conn
 	buf []byte
 }
+
+// Buffered reports how many bytes read ahead are still held.
+func (c *prefixConn) Buffered() int { return len(c.buf) }
+
+// NetConn returns the connection under the held bytes.
+func (c *prefixConn) NetConn() net.Conn { return c.Conn }
 
 func (c *prefixConn) Read(b []byte) (int, error) {
 	if len(c.buf) > 0 {
@@ -341,16 +458,17 @@ func (c *prefixConn) CloseWrite() error {
 	return nil
 }
 
-func splitTarget(address string) (string, int, error) {
-	host, portStr, err := net.SplitHostPort(address)
+// splitTarget checks a target address with Connect's rules
+// ([sockets.ParseAddress]: no control bytes, spaces or non-ASCII, a valid
+// hostname or IP literal, a port from 1 to 65535), so that nothing but a
+// well-formed "host:port" reaches a CONNECT request line or a SOCKS5
+// request, whoever calls DialContext.
+func splitTarget(address string) (sockets.Address, error) {
+	a, err := sockets.ParseAddress(address)
 	if err != nil {
-		return "", 0, errorf(sockets.ErrInvalidAddress, quote(address)+" is not \"host:port\"")
+		return sockets.Address{}, err
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 1 || port > 65535 {
-		return "", 0, errorf(sockets.ErrInvalidAddress, "port "+quote(portStr)+" is out of range; give a port from 1 to 65535")
-	}
-	return host, port, nil
+	return a, nil
 }
 
 // handshake connects to the proxy at addr and runs exchange on the
@@ -465,6 +583,13 @@ func FromEnvironment() sockets.Proxy {
 	return e
 }
 
+// ResolvesLocally reports whether the proxy the environment names
+// resolves locally (never, as FromURL builds it).
+func (e *envProxy) ResolvesLocally() bool {
+	l, ok := e.proxy.(sockets.LocalResolver)
+	return ok && l.ResolvesLocally()
+}
+
 type envProxy struct {
 	proxy sockets.Proxy
 	err   error
@@ -478,7 +603,9 @@ func (e *envProxy) ProxyFor(a sockets.Address) (sockets.DialFunc, error) {
 	if e.proxy == nil {
 		return nil, nil
 	}
-	u, err := e.use(&url.URL{Scheme: "https", Host: a.String()})
+	// NO_PROXY matching ignores the trailing dot of an absolute name, as the policy's rules do.
+	host := sockets.Address{Hostname: strings.TrimSuffix(a.Hostname, "."), Port: a.Port}.String()
+	u, err := e.use(&url.URL{Scheme: "https", Host: host})
 	if err != nil {
 		return nil, err
 	}
@@ -507,7 +634,7 @@ func msgOf(err error) string {
 	return err.Error()
 }
 
-func quote(s string) string { return "\"" + s + "\"" }
+func quote(s string) string { return strconv.Quote(s) }
 
 var aLongTimeAgo = time.Unix(1, 0)
 

@@ -555,3 +555,46 @@ func testRealProxy(t *testing.T, via sockets.Proxy, refusal int) {
 		t.Fatalf("port 9 through the proxy = %v, want a *ProxyError %d matching ErrDenied", err, refusal)
 	}
 }
+
+// TestProxyResolveLocally: with ResolveLocally, the name is resolved here,
+// the address rules decide every address before the proxy is contacted,
+// and the proxy is asked for the allowed IP literal only; the socket keeps
+// the name. Without it, the same name reaches the proxy unresolved.
+func TestProxyResolveLocally(t *testing.T) {
+	backend := echo(t)
+	_, port, _ := net.SplitHostPort(backend.Addr())
+	for _, socks := range []bool{true, false} {
+		px := newTestProxy(t, socks, nil)
+		mk := func(local bool) sockets.Proxy {
+			if socks {
+				return &proxy.SOCKS5{Addr: px.addr(), ResolveLocally: local}
+			}
+			return &proxy.HTTP{Addr: px.addr(), ResolveLocally: local}
+		}
+		// "internal.test" resolves to loopback, which the rule denies.
+		cfg := egress.PolicyConfig{Rules: []egress.Rule{{Name: "no-loopback", Action: egress.Deny, Addrs: []string{"loopback"}}}}
+		cfg.Resolver = resolveTo("127.0.0.1", "::1")
+		deny := newPolicy(t, cfg)
+		err := openErr(t, "internal.test:"+port, &sockets.Options{Policy: deny, Proxy: mk(true)})
+		if !isDenied(err) {
+			t.Fatalf("socks %v: resolved locally to loopback = %v, want ErrDenied", socks, err)
+		}
+		if got := px.seen(); len(got) != 0 {
+			t.Fatalf("socks %v: the proxy was asked for %v before the denial", socks, got)
+		}
+		// Without local resolution the proxy gets the name (and would decide).
+		openErr(t, "internal.test:"+port, &sockets.Options{Policy: deny, Proxy: mk(false)})
+		if got := px.seen(); len(got) != 1 || got[0] != "internal.test:"+port {
+			t.Fatalf("socks %v: unresolved mode asked the proxy for %v", socks, got)
+		}
+		// Allowed: only the checked literal goes to the proxy, first the
+		// private address is refused by the rule, then loopback dialled.
+		cfg = egress.PolicyConfig{Rules: []egress.Rule{{Name: "no-private", Action: egress.Deny, Addrs: []string{"private"}}}}
+		cfg.Resolver = resolveTo("10.9.9.9", "127.0.0.1")
+		s := connect(t, "svc.test:"+port, &sockets.Options{Policy: newPolicy(t, cfg), Proxy: mk(true)})
+		roundTrip(t, s, "checked here")
+		if got := px.seen(); len(got) != 2 || got[1] != "127.0.0.1:"+port {
+			t.Fatalf("socks %v: the proxy was asked for %v, want the literal 127.0.0.1:%s", socks, got, port)
+		}
+	}
+}

@@ -64,22 +64,35 @@ func parsePort(p, whole string) (int, error) {
 	if p == "" {
 		return 0, errorf(ErrInvalidAddress, quote(whole)+" has an empty port; give a port from 1 to 65535")
 	}
-	if len(p) > 5 {
-		return 0, errorf(ErrInvalidAddress, "port "+quote(p)+" is out of range; give a port from 1 to 65535")
+	return ParsePort(p)
+}
+
+// ParsePort parses a port as [Connect] and policy files read it: a
+// decimal number from 1 to 65535 with no sign, no spaces and no leading
+// zero. Its error matches [ErrInvalidAddress] and says what to write.
+func ParsePort(p string) (int, error) {
+	if p == "" {
+		return 0, errorf(ErrInvalidAddress, "empty port; give a port from 1 to 65535")
 	}
 	n := 0
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if c < '0' || c > '9' {
-			return 0, errorf(ErrInvalidAddress, "port "+quote(p)+" is not a decimal number; give a port from 1 to 65535")
+			return 0, errorf(ErrInvalidAddress, "port "+strconv.Quote(p)+" is not a port number; write a decimal number from 1 to 65535")
 		}
-		n = n*10 + int(c-'0')
+		if n <= 65535 {
+			n = n*10 + int(c-'0')
+		}
 	}
 	if len(p) > 1 && p[0] == '0' {
-		return 0, errorf(ErrInvalidAddress, "port "+quote(p)+" has a leading zero; write it as "+strconv.Itoa(n))
+		trimmed := strings.TrimLeft(p, "0")
+		if trimmed == "" {
+			trimmed = "0"
+		}
+		return 0, errorf(ErrInvalidAddress, "port "+strconv.Quote(p)+" has a leading zero; write it as "+trimmed)
 	}
 	if n < 1 || n > 65535 {
-		return 0, errorf(ErrInvalidAddress, "port "+strconv.Itoa(n)+" is out of range; give a port from 1 to 65535")
+		return 0, errorf(ErrInvalidAddress, "port "+strconv.Quote(p)+" is out of range; give a port from 1 to 65535")
 	}
 	return n, nil
 }
@@ -96,11 +109,17 @@ func (a Address) Validate() error {
 }
 
 // normalized returns the address with brackets removed from an IPv6 hostname
-// and a hostname lower-cased without its trailing dot.
+// and a hostname lower-cased. A trailing dot stays: the caller marked the
+// name absolute, so the resolver's search domains must not apply to it.
+// Policy rules match names without it (see [Address.ruleHost]).
 func (a Address) normalized() Address {
-	h := strings.TrimSuffix(strings.Trim(a.Hostname, "[]"), ".")
+	h := strings.Trim(a.Hostname, "[]")
 	return Address{Hostname: strings.ToLower(h), Port: a.Port}
 }
+
+// ruleHost is the hostname as the policy's host rules match it: a
+// normalized hostname without its trailing dot.
+func (a Address) ruleHost() string { return strings.TrimSuffix(a.Hostname, ".") }
 
 func checkBytes(s string) error {
 	for i := 0; i < len(s); i++ {

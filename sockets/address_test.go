@@ -2,9 +2,11 @@ package sockets_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -35,11 +37,14 @@ func TestParseAddress(t *testing.T) {
 		{"", "empty address"},
 		{"example.com", "has no port"},
 		{"example.com:", "empty port"},
-		{"example.com:0", "port 0 is out of range"},
+		{"example.com:0", `port "0" is out of range`},
 		{"example.com:65536", "out of range"},
-		{"example.com:-1", "not a decimal number"},
-		{"example.com:+80", "not a decimal number"},
+		{"example.com:-1", "is not a port number"},
+		{"example.com:+80", "is not a port number"},
 		{"example.com:080", "leading zero"},
+		{"example.com:040395", `port "040395" has a leading zero; write it as 40395`},
+		{"example.com:0000000000000443", `has a leading zero; write it as 443`},
+		{"example.com:" + strings.Repeat("9", 400), "out of range"},
 		{"example.com:99999999", "out of range"},
 		{"::1:80", "IPv6 address without brackets"},
 		{"2001:db8::1", "IPv6 address without brackets"},
@@ -134,4 +139,37 @@ func FuzzParseAddress(f *testing.F) {
 			t.Fatalf("parsed %q but Validate says %v", s, err)
 		}
 	})
+}
+
+// TestOnePortParser: a policy rule's port is read by Connect's parser, so
+// the two agree on what a port is and say so in the same words.
+func TestOnePortParser(t *testing.T) {
+	for _, p := range []string{"0443", "040395", "0", "65536", "+80", "https", "1e3", "443 ", "٤٤٣", "0x1bb"} {
+		if _, err := sockets.ParseAddress("example.com:" + p); err == nil {
+			t.Errorf("ParseAddress accepts port %q", p)
+		}
+		_, cerr := sockets.ParsePort(p)
+		_, perr := egress.NewPolicy(egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Allow, Ports: []string{p}}}})
+		if cerr == nil || perr == nil {
+			// " 443 " with spaces is a range spelling the rule parser trims; Connect refuses it.
+			if p == "443 " && perr == nil && cerr != nil {
+				continue
+			}
+			t.Errorf("port %q: Connect error %v, policy error %v; want both refused", p, cerr, perr)
+			continue
+		}
+		cmsg := strings.TrimPrefix(cerr.Error(), sockets.ErrInvalidAddress.Error()+": ")
+		if !strings.Contains(perr.Error(), cmsg) {
+			t.Errorf("port %q: policy says %q, Connect says %q; want one message", p, perr, cmsg)
+		}
+		if !errors.Is(perr, sockets.ErrInvalidOptions) {
+			t.Errorf("port %q: policy error %v is not ErrInvalidOptions", p, perr)
+		}
+	}
+	for _, p := range []string{"1", "443", "65535"} {
+		n, err := sockets.ParsePort(p)
+		if err != nil || strconv.Itoa(n) != p {
+			t.Errorf("ParsePort(%q) = %d, %v", p, n, err)
+		}
+	}
 }

@@ -40,7 +40,8 @@ func checkConnect(ctx context.Context, o *Options, a Address) error {
 			return errorf(ErrInvalidOptions, "choosing the egress proxy: "+err.Error())
 		}
 	}
-	req := Request{Address: a, Scope: sc, Proxied: via != nil || o.Dial != nil}
+	// The policy matches the name without a trailing dot; the dial keeps it.
+	req := Request{Address: Address{Hostname: a.ruleHost(), Port: a.Port}, Scope: sc, Proxied: via != nil && !resolvesLocally(o.Proxy)}
 	var v Verdict
 	if o.Policy == nil {
 		// The default policy allows all but port 25 and records nothing.
@@ -150,26 +151,32 @@ func dial(ctx context.Context, o *Options, a Address) (net.Conn, error) {
 	return dialNext(ctx, o, a)
 }
 
-// dialNext opens the transport for a under o, below any Layers.
+// dialNext opens the transport for a under o, below any Layers. Whatever
+// opens the TCP connection (the default dialer, Options.Dial, a proxy),
+// when the policy decides on a name's addresses the name is resolved here
+// and only addresses the policy allowed are handed to it, as IP literals.
 func dialNext(ctx context.Context, o *Options, a Address) (net.Conn, error) {
 	e := o.eg
+	if e != nil && e.check != nil {
+		return e.dialChecked(ctx, o, a)
+	}
 	addr := net.JoinHostPort(a.Hostname, strconv.Itoa(a.Port))
 	switch {
 	case e != nil && e.via != nil:
 		return e.via(ctx, "tcp", addr)
 	case o.Dial != nil:
 		return o.Dial(ctx, "tcp", addr)
-	case e != nil && e.check != nil:
-		return e.dialChecked(ctx, a)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", addr)
 }
 
 // dialChecked resolves a's name, has the policy decide each address, and
-// dials the allowed ones in turn. A Control hook checks the address the
-// kernel is asked to connect to, so what is checked is what is dialled.
-func (e *egress) dialChecked(ctx context.Context, a Address) (net.Conn, error) {
+// dials the allowed ones, racing them as RFC 8305 (Happy Eyeballs)
+// describes. The default dialer's Control hook checks the address the
+// kernel is asked to connect to, so what is checked is what is dialled;
+// Options.Dial and a proxy are handed the allowed IP literal.
+func (e *egress) dialChecked(ctx context.Context, o *Options, a Address) (net.Conn, error) {
 	ips, err := e.check.LookupNetIP(ctx, "ip", a.Hostname)
 	if err != nil {
 		return nil, err
@@ -184,25 +191,21 @@ func (e *egress) dialChecked(ctx context.Context, a Address) (net.Conn, error) {
 	if len(allowed) == 0 {
 		return nil, errorf(ErrDenied, "the egress policy allows none of the addresses of "+quote(a.Hostname))
 	}
-	var firstErr error
-	for i, ip := range allowed {
-		dialer := net.Dialer{ControlContext: func(ctx context.Context, _, address string, _ syscall.RawConn) error {
+	port := uint16(a.Port)
+	dialIP := func(ctx context.Context, ip netip.Addr) (net.Conn, error) {
+		addr := netip.AddrPortFrom(ip, port).String()
+		switch {
+		case e.via != nil:
+			return e.via(ctx, "tcp", addr)
+		case o.Dial != nil:
+			return o.Dial(ctx, "tcp", addr)
+		}
+		d := net.Dialer{ControlContext: func(ctx context.Context, _, address string, _ syscall.RawConn) error {
 			return e.control(ctx, address, ip)
 		}}
-		dctx, cancel := partialDeadline(ctx, len(allowed)-i)
-		c, err := dialer.DialContext(dctx, "tcp", netip.AddrPortFrom(ip, uint16(a.Port)).String())
-		cancel()
-		if err == nil {
-			return c, nil
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-		if ctx.Err() != nil {
-			break
-		}
+		return d.DialContext(ctx, "tcp", addr)
 	}
-	return nil, firstErr
+	return race(ctx, allowed, dialIP)
 }
 
 // control checks the address a socket is about to connect to. checked is
@@ -222,17 +225,100 @@ func (e *egress) control(ctx context.Context, address string, checked netip.Addr
 	return err
 }
 
-// partialDeadline gives one of n remaining addresses its share of ctx's
-// time, at least 2 seconds, as net.Dialer does.
-func partialDeadline(ctx context.Context, n int) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok || n <= 1 {
-		return ctx, func() {}
+// attemptDelay is how long a connection attempt runs before the next
+// address is tried alongside it (RFC 8305's Connection Attempt Delay; the
+// 250 ms it recommends, close to net.Dialer's 300 ms fallback delay).
+const attemptDelay = 250 * time.Millisecond
+
+// race dials addrs as RFC 8305 describes: the families interleaved,
+// starting with the family of the first answer; a new attempt starts when
+// the previous one fails or has run for attemptDelay; the first connection
+// wins and every other attempt is cancelled, and closed should it connect
+// anyway. With one address it dials in the caller's goroutine.
+func race(ctx context.Context, addrs []netip.Addr, dial func(context.Context, netip.Addr) (net.Conn, error)) (net.Conn, error) {
+	if len(addrs) == 1 {
+		return dial(ctx, addrs[0])
 	}
-	remain := time.Until(dl)
-	share := remain / time.Duration(n)
-	if share < 2*time.Second {
-		share = min(2*time.Second, remain)
+	addrs = interleave(addrs)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		c   net.Conn
+		err error
 	}
-	return context.WithTimeout(ctx, share)
+	results := make(chan result, len(addrs))
+	var won atomic.Bool
+	next, running := 0, 0
+	start := func() {
+		ip := addrs[next]
+		next++
+		running++
+		go func() {
+			c, err := dial(ctx, ip)
+			if err == nil && !won.CompareAndSwap(false, true) {
+				c.Close() // another attempt won
+				err = ErrClosed
+				c = nil
+			}
+			results <- result{c, err}
+		}()
+	}
+	timer := time.NewTimer(attemptDelay)
+	defer timer.Stop()
+	start()
+	var firstErr error
+	for {
+		var tick <-chan time.Time
+		if next < len(addrs) {
+			tick = timer.C
+		}
+		select {
+		case r := <-results:
+			running--
+			if r.err == nil {
+				return r.c, nil
+			}
+			if firstErr == nil {
+				firstErr = r.err
+			}
+			if next < len(addrs) && ctx.Err() == nil {
+				start() // a failure starts the next attempt at once
+				timer.Reset(attemptDelay)
+			} else if running == 0 {
+				return nil, firstErr
+			}
+		case <-tick:
+			if ctx.Err() == nil {
+				start()
+			}
+			timer.Reset(attemptDelay)
+		}
+	}
+}
+
+// interleave orders addresses for Happy Eyeballs: alternating families,
+// the first answer's family first, each family in the resolver's order.
+func interleave(addrs []netip.Addr) []netip.Addr {
+	first := addrs[0].Unmap().Is4()
+	var same, other []netip.Addr
+	for _, a := range addrs {
+		if a.Unmap().Is4() == first {
+			same = append(same, a)
+		} else {
+			other = append(other, a)
+		}
+	}
+	if len(other) == 0 {
+		return addrs
+	}
+	out := make([]netip.Addr, 0, len(addrs))
+	for i := 0; i < len(same) || i < len(other); i++ {
+		if i < len(same) {
+			out = append(out, same[i])
+		}
+		if i < len(other) {
+			out = append(out, other[i])
+		}
+	}
+	return out
 }

@@ -4,9 +4,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Sentinel errors for the classes of failure a caller branches on. Every
@@ -51,7 +54,11 @@ func (e *SocketError) Error() string {
 	b.WriteString(e.Op)
 	if e.Addr != "" {
 		b.WriteByte(' ')
-		b.WriteString(e.Addr)
+		if q := strconv.Quote(e.Addr); q[1:len(q)-1] != e.Addr {
+			b.WriteString(q) // control bytes or quotes: escaped, never raw
+		} else {
+			b.WriteString(e.Addr)
+		}
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Err.Error())
@@ -96,8 +103,11 @@ var errReadCancelled = &detailError{kind: ErrClosed, msg: "reading was cancelled
 // errWriteClosed is what writing returns after CloseWrite or Writable().Close.
 var errWriteClosed = &detailError{kind: ErrClosed, msg: "the write side was closed by CloseWrite"}
 
-// tlsError explains a handshake failure: the cause by name, the host, and what to change.
-func tlsError(host string, err error) error {
+// tlsError explains a handshake failure with addr: the cause by name, the
+// server name that was checked, and what to change. startTLS says the
+// socket was upgraded by StartTLS, whose ExpectedServerHostname can set
+// the name.
+func tlsError(addr, serverName string, startTLS bool, err error) error {
 	var (
 		unknown  x509.UnknownAuthorityError
 		hostname x509.HostnameError
@@ -110,19 +120,29 @@ func tlsError(host string, err error) error {
 	case errors.As(err, &unknown):
 		hint = "certificate signed by unknown authority; add the CA to Options.TLSConfig.RootCAs"
 	case errors.As(err, &hostname):
-		hint = "certificate is not valid for " + quote(host) + " (" + hostname.Error() + "); connect to a name the certificate covers or set StartTLSOptions.ExpectedServerHostname / TLSConfig.ServerName"
+		checked := hostname.Host
+		if checked == "" {
+			checked = serverName
+		}
+		hint = "certificate is not valid for " + quote(checked) + " (" + hostname.Error() + "); connect to a name the certificate covers, or set TLSConfig.ServerName"
+		if startTLS {
+			hint += " or StartTLSOptions.ExpectedServerHostname"
+		}
+		hint += " to a name it covers"
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
 		hint = "certificate has expired or is not yet valid (" + invalid.Error() + ")"
 	case errors.As(err, &invalid):
 		hint = "certificate is invalid (" + invalid.Error() + ")"
 	case errors.As(err, &recHdr):
-		hint = "the peer did not answer with TLS (" + recHdr.Error() + ")"
+		hint = "the peer did not answer with TLS (its first bytes were " + strconv.Quote(string(recHdr.RecordHeader[:])) + "); check the port, and whether the protocol starts in plain text (SecureTransport \"starttls\" or \"off\")"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		hint = "the peer closed the connection during the TLS handshake; it may not speak TLS on this port (check the port, and whether the protocol starts in plain text)"
 	case errors.As(err, &alert):
 		hint = "the server refused the handshake (" + alert.Error() + ")"
 	default:
-		return &tlsHandshakeError{host: host, msg: err.Error(), err: err}
+		return &tlsHandshakeError{host: addr, msg: err.Error(), err: err}
 	}
-	return &tlsHandshakeError{host: host, msg: hint, err: err}
+	return &tlsHandshakeError{host: addr, msg: hint, err: err}
 }
 
 type tlsHandshakeError struct {
@@ -136,4 +156,4 @@ func (e *tlsHandshakeError) Error() string {
 }
 func (e *tlsHandshakeError) Unwrap() error { return e.err }
 
-func quote(s string) string { return "\"" + s + "\"" }
+func quote(s string) string { return strconv.Quote(s) }

@@ -21,6 +21,13 @@ import (
 // next and then fails must close the connection next returned. A Layer must
 // be safe for concurrent use.
 //
+// A Layer whose connection reads ahead (holds bytes its Read has not yet
+// returned) should give it a Buffered() int method, and a wrapper a
+// NetConn() net.Conn method returning the connection it wraps, so that
+// [Socket.StartTLS] still sees plaintext waiting before the handshake and
+// refuses it ([ErrPlaintextInjection]); without NetConn the check cannot
+// see past the wrapper.
+//
 // A Layer that also implements [TLSLayer] takes part in the TLS the socket
 // runs over that connection.
 type Layer interface {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"reflect"
 	"strconv"
 )
 
@@ -57,27 +58,37 @@ type Options struct {
 	TLSConfig *tls.Config
 
 	// Dial, when set, opens the TCP connection instead of a [net.Dialer].
-	// It receives the hostname unresolved, so the policy's address rules
-	// apply to IP literals only and checking the addresses of a name is
-	// Dial's job (as it is a proxy's). Prefer Proxy for proxies.
+	// When the policy decides on a name's addresses, Connect resolves the
+	// name itself (with the policy's resolver), the policy decides every
+	// address, and Dial is called with allowed IP literals only ("ip:port",
+	// raced as with the default dialer); the hostname stays the socket's
+	// name for TLS (SNI, certificate checks), host rules and logs.
+	// Otherwise Dial receives "host:port" as given. Prefer Proxy for
+	// proxies.
 	Dial DialFunc
 
 	// Policy is the egress policy (see [Policy]): an egress.Policy, or an
 	// egress.PolicyHolder whose policy can be swapped while the program
 	// runs. Nil means the default policy: everything allowed but port 25,
-	// as on Cloudflare Workers.
+	// as on Cloudflare Workers. A typed nil (a nil *egress.Policy or
+	// *egress.PolicyHolder) is refused with [ErrInvalidOptions] rather than
+	// read as the default: a policy that failed to load must not open
+	// egress up.
 	Policy Policy
 
 	// Proxy, when set, chooses an egress proxy for each connection; package
 	// proxy has SOCKS5, HTTP CONNECT and the proxy environment variables.
-	// Hostname and port rules still apply here; the name is handed to the
-	// proxy unresolved, so address rules for names are the proxy's job (IP
-	// literals are still checked here). Setting both Dial and Proxy is an
-	// error.
+	// Hostname and port rules, and address rules for IP literals, apply
+	// here before the proxy is contacted. A name is handed to the proxy
+	// unresolved, so address rules for names are the proxy's job, unless
+	// the proxy resolves locally ([LocalResolver]): then the name is
+	// resolved here, every address is checked, and the proxy is asked for
+	// an allowed IP literal. Setting both Dial and Proxy is an error. A typed nil
+	// (a nil *proxy.SOCKS5) is an error too.
 	Proxy Proxy
 
 	// Layers run around the dial of every connection, the first outermost:
-	// see [Layer]. A nil entry is an error.
+	// see [Layer]. A nil entry, typed nil included, is an error.
 	Layers []Layer
 
 	eg *egress // set by Connect for the connection being made
@@ -102,9 +113,15 @@ func (o *Options) clone() Options {
 
 func (o *Options) validate() error {
 	for i, l := range o.Layers {
-		if l == nil {
-			return errorf(ErrInvalidOptions, "Layers["+strconv.Itoa(i)+"] is nil; remove it or set a Layer")
+		if l == nil || isNilValue(l) {
+			return errorf(ErrInvalidOptions, "Layers["+strconv.Itoa(i)+"] is "+nilName(l)+"; remove it or set a Layer")
 		}
+	}
+	if o.Policy != nil && isNilValue(o.Policy) {
+		return errorf(ErrInvalidOptions, "Policy is "+nilName(o.Policy)+"; set a policy, or leave Policy nil for the default policy")
+	}
+	if o.Proxy != nil && isNilValue(o.Proxy) {
+		return errorf(ErrInvalidOptions, "Proxy is "+nilName(o.Proxy)+"; set a proxy, or leave Proxy nil to connect directly")
 	}
 	switch o.SecureTransport {
 	case SecureTransportOff:
@@ -116,6 +133,26 @@ func (o *Options) validate() error {
 		return errorf(ErrInvalidOptions, "SecureTransport "+quote(string(o.SecureTransport))+" is not one of \"off\", \"on\", \"starttls\"")
 	}
 	return nil
+}
+
+// isNilValue reports whether v, a non-nil interface value, holds a nil
+// pointer or func: a typed nil, whose methods would panic in the connect
+// goroutine instead of failing here.
+func isNilValue(v any) bool {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// nilName describes a nil value of v's type: "nil" or "a nil *T".
+func nilName(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return "a nil " + reflect.TypeOf(v).String()
 }
 
 // tlsConfig returns the TLS client configuration for host: the caller's

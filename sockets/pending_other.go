@@ -4,5 +4,5 @@ package sockets
 
 import "net"
 
-// pendingBytes cannot peek here; the TLS handshake itself refuses plaintext.
-func pendingBytes(net.Conn) int { return 0 }
+// kernelPending cannot peek here; the TLS handshake itself refuses plaintext.
+func kernelPending(net.Conn) int { return 0 }

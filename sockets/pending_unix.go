@@ -7,9 +7,9 @@ import (
 	"syscall"
 )
 
-// pendingBytes reports whether bytes are waiting to be read on c, without
+// kernelPending reports whether bytes are waiting to be read on c's socket, without
 // consuming them and without blocking. It returns 0 when it cannot tell.
-func pendingBytes(c net.Conn) int {
+func kernelPending(c net.Conn) int {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return 0

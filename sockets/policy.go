@@ -36,10 +36,18 @@ type Request struct {
 	Address Address
 	// Scope is the [Scope] in Connect's context, or nil.
 	Scope *Scope
-	// Proxied reports that the connection is not dialled here: a name is
-	// handed to a proxy (or to [Options.Dial]) unresolved, so its
-	// addresses are never known to the policy.
+	// Proxied reports that the connection goes through a proxy that is
+	// handed names unresolved, so the addresses of a name are never known
+	// here and address rules for names are the proxy's job. (With
+	// [Options.Dial], or a [LocalResolver] proxy, Proxied is false: names
+	// are resolved here and each address is checked.)
 	Proxied bool
+	// Spelling reports that the hostname is a non-standard spelling of an
+	// IPv4 address, as inet_aton reads it (2130706433, 0x7f.1, 127.1),
+	// which Connect refuses whatever the policy says. The policy is told
+	// so that it records and counts the attempt; its error (a denial) is
+	// what Connect returns.
+	Spelling bool
 }
 
 // Verdict is a [Policy]'s answer to a Connect it lets through.
@@ -96,4 +104,51 @@ func checkDefault(a Address) error {
 	return errorf(ErrDenied, "port 25 (SMTP) is blocked by default, as on Cloudflare Workers; use a submission port (587 or 465), or allow port 25 explicitly with an egress policy (Options.Policy) holding the rule "+
 		"egress.Rule{Action: egress.Allow, "+field+": []string{"+strconv.Quote(val)+"}, Ports: []string{\"25\"}} "+
 		"(policy file: - {action: allow, "+strings.ToLower(field)+": ["+quote(val)+"], ports: [25]})")
+}
+
+// LocalResolver is implemented by a [Proxy] that asks for names to be
+// resolved in this process: when ResolvesLocally reports true, Connect
+// resolves the name, the policy decides each address (so address rules
+// apply before the proxy is contacted), and the proxy is asked for an
+// allowed IP literal. A proxy that does not implement it receives names
+// unresolved, and address rules for names are the proxy's job.
+type LocalResolver interface {
+	ResolvesLocally() bool
+}
+
+func resolvesLocally(p Proxy) bool {
+	l, ok := p.(LocalResolver)
+	return ok && l.ResolvesLocally()
+}
+
+// refusedSpelling gives the policy in opts a numeric address spelling
+// that ParseAddress or Validate refused (err), so that the attempt is
+// recorded and counted as a denial; it returns the policy's denial, or err.
+func refusedSpelling(ctx context.Context, host string, port int, opts *Options, err error) error {
+	if opts == nil || opts.Policy == nil {
+		return err
+	}
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if _, perr := netip.ParseAddr(h); perr == nil || h == "" || !looksNumeric(strings.Split(h, ".")) {
+		return err // a standard address (refused for another reason) or a name
+	}
+	r := Request{Address: Address{Hostname: h, Port: port}, Scope: ScopeFrom(ctx), Spelling: true}
+	if _, perr := opts.Policy.CheckConnect(ctx, r); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// splitSpelling returns the host and port of an address ParseAddress
+// refused, as far as they can be read (port 0 when not).
+func splitSpelling(s string) (string, int) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s, 0
+	}
+	port, err := parsePort(s[i+1:], s)
+	if err != nil {
+		port = 0
+	}
+	return s[:i], port
 }

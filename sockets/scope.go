@@ -34,7 +34,14 @@ type ScopeOptions struct {
 // with [ErrLimit] instead. A socket returned by [Socket.StartTLS] belongs to
 // the same scope and keeps the slot of the socket it replaces.
 //
-// A Scope is safe for concurrent use.
+// When the scope ends, no waiting socket gets a slot: each fails at once
+// with an error (matching [ErrClosed]) that says the scope ended.
+//
+// A Scope is safe for concurrent use. The zero Scope is usable: it has no
+// name and the default limit, and ends only on Close. A nil *Scope stands
+// for no scope: its reads report no limit and nothing open, Done returns a
+// nil channel (it never ends, like context.Background's), and Close does
+// nothing.
 type Scope struct {
 	name     string
 	limit    int
@@ -42,7 +49,7 @@ type Scope struct {
 	stop     func() bool
 	done     chan struct{}
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the fields below and done's creation
 	closed  bool
 	active  int // slots held
 	members map[*egress]struct{}
@@ -99,45 +106,104 @@ func (sc *Scope) Name() string {
 	return sc.name
 }
 
-// Limit returns how many sockets may be open at once (negative: no limit).
-func (sc *Scope) Limit() int { return sc.limit }
+// Limit returns how many sockets may be open at once (negative: no limit,
+// as for a nil Scope).
+func (sc *Scope) Limit() int {
+	if sc == nil {
+		return -1
+	}
+	return sc.max()
+}
+
+// max is the limit in force: the zero Scope has the default one.
+func (sc *Scope) max() int {
+	if sc.limit == 0 {
+		return DefaultScopeLimit
+	}
+	return sc.limit
+}
 
 // Open returns how many of the scope's sockets hold a slot (connecting or
-// open), and Waiting how many wait for one.
+// open), and Waiting how many wait for one. Both are 0 for a nil Scope.
 func (sc *Scope) Open() (open, waiting int) {
+	if sc == nil {
+		return 0, 0
+	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return sc.active, len(sc.waiters)
 }
 
-// Done returns a channel that is closed when the scope has ended.
-func (sc *Scope) Done() <-chan struct{} { return sc.done }
+// Done returns a channel that is closed when the scope has ended (nil for a
+// nil Scope, which never ends).
+func (sc *Scope) Done() <-chan struct{} {
+	if sc == nil {
+		return nil
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.doneLocked()
+}
+
+func (sc *Scope) doneLocked() chan struct{} {
+	if sc.done == nil {
+		sc.done = make(chan struct{}) // the zero Scope
+	}
+	return sc.done
+}
 
 // Close ends the scope: it closes every socket connected in it (waiting,
 // connecting or open), and later Connects with it fail with [ErrClosed].
-// It returns once the sockets are closed. A repeat does nothing.
+// No waiting socket gets a slot once Close has begun: each fails at once
+// with an error saying the scope ended. Close returns once the sockets are
+// closed. A repeat, and Close on a nil Scope, do nothing.
 func (sc *Scope) Close() error {
+	if sc == nil {
+		return nil
+	}
 	sc.mu.Lock()
 	if sc.closed {
 		sc.mu.Unlock()
 		return nil
 	}
 	sc.closed = true
-	socks := make([]*Socket, 0, len(sc.members))
+	done := sc.doneLocked()
+	ended := sc.endedError()
+	// Fail every waiter now, before closing any socket frees a slot.
+	var waiting, socks []*Socket
 	for e := range sc.members {
-		if s := e.sock.Load(); s != nil {
+		s := e.sock.Load()
+		if s == nil {
+			continue
+		}
+		if e.state == memberWaiting {
+			waiting = append(waiting, s)
+		} else {
 			socks = append(socks, s)
 		}
 	}
+	for _, w := range sc.waiters {
+		w.state = memberIdle
+		close(w.grant)
+	}
+	sc.waiters = nil
 	sc.mu.Unlock()
 	if sc.stop != nil {
 		sc.stop()
 	}
+	for _, s := range waiting {
+		s.end(&SocketError{Op: "connect", Addr: s.given, Err: ended}, 0)
+	}
 	for _, s := range socks {
 		s.Close()
 	}
-	close(sc.done)
+	close(done)
 	return nil
+}
+
+// endedError is what a socket that waited for a slot gets when the scope ends.
+func (sc *Scope) endedError() error {
+	return &detailError{kind: ErrClosed, msg: sc.describe() + " ended while the socket waited for a connection slot; connect with the context of a live scope"}
 }
 
 func (sc *Scope) describe() string {
@@ -155,7 +221,10 @@ func (sc *Scope) join(e *egress, s *Socket) error {
 	if sc.closed {
 		return &detailError{kind: ErrClosed, msg: sc.describe() + " has ended (its request is over); connect with the context of a live scope"}
 	}
-	if sc.limit >= 0 && (sc.active >= sc.limit || len(sc.waiters) > 0) {
+	if sc.members == nil {
+		sc.members = map[*egress]struct{}{} // the zero Scope
+	}
+	if limit := sc.max(); limit >= 0 && (sc.active >= limit || len(sc.waiters) > 0) {
 		if sc.failFast {
 			return errorf(ErrLimit, sc.describe()+" already has "+strconv.Itoa(sc.active)+" open sockets, its limit; close one first, or raise ScopeOptions.Limit, or drop FailFast to wait for a slot")
 		}
@@ -180,18 +249,30 @@ func (sc *Scope) acquire(ctx context.Context, e *egress) error {
 		return nil
 	case memberWaiting:
 	default:
+		closed := sc.closed
 		sc.mu.Unlock()
+		if closed {
+			return sc.endedError() // Close failed the waiters before this one began
+		}
 		return ErrClosed
 	}
 	grant := e.grant
 	sc.mu.Unlock()
 	select {
 	case <-grant:
-		return nil
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		if e.state == memberHolding {
+			return nil
+		}
+		return sc.endedError() // Close failed the waiters
 	case <-ctx.Done():
 	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	if sc.closed && e.state != memberHolding {
+		return sc.endedError()
+	}
 	if e.state == memberHolding {
 		// Granted as the context ended: keep the slot; the failed dial
 		// ends the socket, which gives it back.
@@ -201,7 +282,7 @@ func (sc *Scope) acquire(ctx context.Context, e *egress) error {
 	if e.state == memberWaiting {
 		e.state = memberIdle
 	}
-	return &limitWaitError{cause: ctx.Err(), msg: "waited for one of the " + strconv.Itoa(sc.limit) + " connection slots of " + sc.describe() +
+	return &limitWaitError{cause: ctx.Err(), msg: "waited for one of the " + strconv.Itoa(sc.max()) + " connection slots of " + sc.describe() +
 		" until the context ended (" + ctx.Err().Error() + "); close sockets sooner, raise ScopeOptions.Limit, or give Connect a longer context"}
 }
 
@@ -238,8 +319,10 @@ func (sc *Scope) dequeue(e *egress) {
 	}
 }
 
+// grantNext gives free slots to the first waiters; once the scope is
+// closing it gives none (Close has failed them).
 func (sc *Scope) grantNext() {
-	for sc.active < sc.limit && len(sc.waiters) > 0 {
+	for !sc.closed && sc.active < sc.max() && len(sc.waiters) > 0 {
 		w := sc.waiters[0]
 		sc.waiters[0] = nil
 		sc.waiters = sc.waiters[1:]

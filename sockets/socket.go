@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -45,6 +46,13 @@ const (
 // wraps, one allocation of this struct and one of its Closed channel: what
 // only a pending socket needs lives in a pending struct dropped once the
 // connect attempt has finished.
+//
+// Sockets come from [Connect], [Dial], [ConnectAddress] and
+// [Socket.StartTLS]. The zero Socket is one that has ended: Closed has
+// fired, I/O fails with [ErrClosed], Close returns nil. On a nil *Socket,
+// Close returns an error matching [os.ErrInvalid] (as a nil *os.File's
+// does), Closed returns a closed channel and Err and AfterClose act as on an
+// ended socket; its other methods panic, as a nil *tls.Conn's do.
 type Socket struct {
 	addr  Address // normalized
 	given string  // the address as the caller wrote it, for errors
@@ -117,7 +125,8 @@ var (
 func Connect(ctx context.Context, address string, opts *Options) (*Socket, error) {
 	a, err := ParseAddress(address)
 	if err != nil {
-		return nil, &SocketError{Op: "connect", Addr: address, Err: err}
+		host, port := splitSpelling(address)
+		return nil, &SocketError{Op: "connect", Addr: address, Err: refusedSpelling(ctx, host, port, opts, err)}
 	}
 	return connect(ctx, a, address, opts, false)
 }
@@ -129,7 +138,8 @@ func Connect(ctx context.Context, address string, opts *Options) (*Socket, error
 func Dial(ctx context.Context, address string, opts *Options) (*Socket, error) {
 	a, err := ParseAddress(address)
 	if err != nil {
-		return nil, &SocketError{Op: "connect", Addr: address, Err: err}
+		host, port := splitSpelling(address)
+		return nil, &SocketError{Op: "connect", Addr: address, Err: refusedSpelling(ctx, host, port, opts, err)}
 	}
 	return connect(ctx, a, address, opts, true)
 }
@@ -138,7 +148,7 @@ func Dial(ctx context.Context, address string, opts *Options) (*Socket, error) {
 // be a bare IPv6 address ("::1").
 func ConnectAddress(ctx context.Context, a Address, opts *Options) (*Socket, error) {
 	if err := a.Validate(); err != nil {
-		return nil, &SocketError{Op: "connect", Addr: a.String(), Err: err}
+		return nil, &SocketError{Op: "connect", Addr: a.String(), Err: refusedSpelling(ctx, a.Hostname, a.Port, opts, err)}
 	}
 	return connect(ctx, a, a.String(), opts, false)
 }
@@ -146,6 +156,9 @@ func ConnectAddress(ctx context.Context, a Address, opts *Options) (*Socket, err
 // connect opens a socket; with wait it runs the attempt in the caller's
 // goroutine and returns its error.
 func connect(ctx context.Context, a Address, given string, opts *Options, wait bool) (*Socket, error) {
+	if ctx == nil {
+		return nil, &SocketError{Op: "connect", Addr: given, Err: errorf(ErrInvalidOptions, "nil context; pass context.Background() or a request's context")}
+	}
 	o := opts.clone()
 	if err := o.validate(); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
@@ -175,10 +188,11 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		if s.opts.SecureTransport != SecureTransportOn {
 			return raw, nil, nil
 		}
-		tc := s.tlsClient(raw, tlsConfig(s.opts.TLSConfig, a.Hostname))
+		cfg := tlsConfig(s.opts.TLSConfig, a.Hostname)
+		tc := s.tlsClient(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, nil, tlsError(a.String(), err)
+			return nil, nil, tlsError(a.String(), cfg.ServerName, false, err)
 		}
 		return raw, tc, nil
 	}
@@ -186,7 +200,7 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		s.start(dctx, cancel, attempt)
 		return s, nil
 	}
-	s.open(dctx, cancel, attempt)
+	s.open(dctx, cancel, attempt, false)
 	if err := s.connErr; err != nil {
 		return nil, err
 	}
@@ -225,11 +239,11 @@ func newSocket(a Address, given string, o Options) *Socket {
 // once while it is still shallow.
 func (s *Socket) start(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error)) {
 	p := s.pend
-	p.run = func() { s.open(ctx, cancel, attempt) }
+	p.run = func() { s.open(ctx, cancel, attempt, false) }
 	go func() {
 		if p.claimed.CompareAndSwap(false, true) {
 			growStack()
-			p.run()
+			s.open(ctx, cancel, attempt, true)
 		}
 	}()
 }
@@ -250,8 +264,10 @@ func keepFrame([]byte) {}
 
 // open runs the connect attempt and publishes its result. It is the only
 // goroutine a socket has, and it ends when the socket is open or failed.
-func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error)) {
-	raw, tc, err := attempt(ctx)
+// With guard (the attempt runs in a goroutine the package started), a panic
+// in code the caller supplied becomes the connect error.
+func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error), guard bool) {
+	raw, tc, err := runAttempt(ctx, attempt, guard)
 	cancel()
 	s.mu.Lock()
 	p := s.pend
@@ -259,8 +275,15 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 	if err != nil {
 		if s.flags.Load()&fClosed != 0 && ctx.Err() != nil {
 			err = ErrClosed // Close during the attempt cancelled it
+			if se, ok := s.err.(*SocketError); ok {
+				err = se // the socket ended with a cause (its scope ended while it waited)
+			}
 		}
-		s.connErr = &SocketError{Op: "connect", Addr: s.given, Err: err}
+		if se, ok := err.(*SocketError); ok && se.Op == "connect" {
+			s.connErr = se
+		} else {
+			s.connErr = &SocketError{Op: "connect", Addr: s.given, Err: err}
+		}
 		s.mu.Unlock()
 		close(p.ready)
 		s.end(s.connErr, 0)
@@ -293,6 +316,22 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 	s.opened.Store(true)
 	s.mu.Unlock()
 	close(p.ready)
+}
+
+// runAttempt calls attempt; with guard, a panic in it (in an Options.Dial,
+// a Layer, a Proxy's dial function, a resolver or a TLS callback the caller
+// supplied) is returned as an error rather than crashing the program from a
+// goroutine the caller did not start.
+func runAttempt(ctx context.Context, attempt func(context.Context) (net.Conn, *tls.Conn, error), guard bool) (raw net.Conn, tc *tls.Conn, err error) {
+	if guard {
+		defer func() {
+			if v := recover(); v != nil {
+				raw, tc = nil, nil
+				err = errorf(ErrInvalidOptions, "the connect attempt panicked in code given in Options (Dial, a Layer, a Proxy, a Resolver or a TLS callback): "+fmt.Sprint(v))
+			}
+		}()
+	}
+	return attempt(ctx)
 }
 
 func addrString(a net.Addr) string {
@@ -330,7 +369,9 @@ func (s *Socket) end(cause error, flag uint32) {
 	if c != nil {
 		c.Close()
 	}
-	close(s.closed)
+	if s.closed != nil { // nil only in the zero Socket
+		close(s.closed)
+	}
 	for _, h := range hooks {
 		h()
 	}
@@ -340,13 +381,23 @@ func (s *Socket) end(cause error, flag uint32) {
 // ending (Close, the peer, a failure, a StartTLS upgrade), after Closed has
 // fired and Err is set. f runs on the goroutine that ended the socket, or at
 // once on the caller's if the socket has already ended, so it must not
-// block. It costs no goroutine, unlike waiting on Closed.
-func (s *Socket) AfterClose(f func()) { s.addCloseHook(f) }
+// block. It costs no goroutine, unlike waiting on Closed. A nil f does
+// nothing.
+func (s *Socket) AfterClose(f func()) {
+	if f == nil {
+		return
+	}
+	if s == nil {
+		f()
+		return
+	}
+	s.addCloseHook(f)
+}
 
 // addCloseHook runs f once the socket has ended (at once if it already has).
 func (s *Socket) addCloseHook(f func()) {
 	s.mu.Lock()
-	if s.flags.Load()&fClosed == 0 {
+	if s.flags.Load()&fClosed == 0 && s.closed != nil {
 		s.onClose = append(s.onClose, f)
 		s.mu.Unlock()
 		return
@@ -392,6 +443,9 @@ func (s *Socket) waitOpen(write bool) error {
 		return s.connErr
 	}
 	if !s.opened.Load() {
+		if se, ok := s.err.(*SocketError); ok && se.Op == "connect" {
+			return se // ended with a cause before the attempt did
+		}
 		return ErrClosed
 	}
 	return nil
@@ -409,6 +463,9 @@ func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
 			select {
 			case <-p.ready:
 			default:
+				if se, ok := s.Err().(*SocketError); ok {
+					return SocketInfo{}, se // ended with a cause before the attempt did
+				}
 				return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ErrClosed}
 			}
 		case <-ctx.Done():
@@ -434,12 +491,26 @@ func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
 // Closed returns a channel that is closed when the socket has ended: by
 // Close, by the peer (EOF without allowHalfOpen, or both directions done
 // with it), by a StartTLS upgrade, or by a failure. [Socket.Err] tells which.
-func (s *Socket) Closed() <-chan struct{} { return s.closed }
+func (s *Socket) Closed() <-chan struct{} {
+	if s == nil || s.closed == nil {
+		return closedChan // the zero Socket has ended
+	}
+	return s.closed
+}
+
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Err returns why the socket ended: nil while it is open and after a clean
 // ending (Close, the peer's EOF, both sides closed, a StartTLS upgrade), the
 // cause after a failure (connect error, reset, TLS error).
 func (s *Socket) Err() error {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
@@ -453,7 +524,7 @@ func (s *Socket) Upgraded() bool { return s.flags.Load()&fUpgraded != 0 }
 func (s *Socket) SecureTransport() SecureTransport { return s.opts.SecureTransport }
 
 // Address returns the address the socket was opened to (brackets removed,
-// hostname lower-cased).
+// hostname lower-cased, a trailing dot kept: it is the name dialled).
 func (s *Socket) Address() Address { return s.addr }
 
 // ConnectionState returns the TLS state of an open TLS socket, and the zero
@@ -502,9 +573,14 @@ func (s *Socket) RawConn() (syscall.RawConn, error) {
 // already ended (the peer's EOF included), returns nil. Later I/O fails with
 // an error matching [net.ErrClosed].
 func (s *Socket) Close() error {
+	if s == nil {
+		return errNilSocket
+	}
 	s.end(nil, 0)
 	return nil
 }
+
+var errNilSocket = &SocketError{Op: "close", Err: os.ErrInvalid}
 
 // Read reads from the socket; see [net.Conn]. It waits for a pending socket
 // to open. At the peer's EOF it returns [io.EOF] and, unless AllowHalfOpen is

@@ -56,7 +56,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	case s.opts.SecureTransport == SecureTransportOn:
 		s.mu.Unlock()
 		return fail(errorf(ErrStartTLS, "the socket already uses TLS"))
-	case f&fClosed != 0 && f&fUpgraded == 0:
+	case f&fClosed != 0 && f&fUpgraded == 0, s.closed == nil: // the zero Socket has ended
 		s.mu.Unlock()
 		return fail(&detailError{kind: ErrClosed, msg: "cannot upgrade a closed socket"})
 	case s.opts.SecureTransport != SecureTransportStartTLS:
@@ -110,7 +110,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		tc := ns.tlsClient(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, nil, tlsError(name, err)
+			return nil, nil, tlsError(s.addr.String(), name, true, err)
 		}
 		return raw, tc, nil
 	})

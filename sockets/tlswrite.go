@@ -72,18 +72,37 @@ func (t *tlsTransport) takeTimeout() error {
 	return err
 }
 
+// tlsChunk is how much plaintext tlsWrite hands crypto/tls at a time: one
+// full TLS record. The transport keeps back at most what one such call
+// produced, so a write that times out leaves about one record of ciphertext
+// in memory, however large b was.
+const tlsChunk = 16 << 10
+
 // tlsWrite writes b over TLS, honouring the write deadline without
-// corrupting the TLS stream.
+// corrupting the TLS stream. It hands b to TLS one record at a time and
+// stops at the first timeout: n counts the plaintext of the records sent or
+// committed (the unsent tail of the last one goes out before anything else
+// on the next write), never data that only sits in memory.
 func (s *Socket) tlsWrite(b []byte) (int, error) {
-	if d := s.wdl64.Load(); d != 0 && time.Now().UnixNano() >= d {
-		return 0, &net.OpError{Op: "write", Net: "tcp", Source: s.raw.LocalAddr(), Addr: s.raw.RemoteAddr(), Err: osErrDeadline}
-	}
 	if err := s.tt.flush(); err != nil {
 		return 0, err
 	}
-	n, err := s.conn.Write(b) // the *tls.Conn, or a TLSLayer's view of it
-	if err == nil {
-		err = s.tt.takeTimeout()
+	n := 0
+	for {
+		if d := s.wdl64.Load(); d != 0 && time.Now().UnixNano() >= d {
+			return n, &net.OpError{Op: "write", Net: "tcp", Source: s.raw.LocalAddr(), Addr: s.raw.RemoteAddr(), Err: osErrDeadline}
+		}
+		chunk := b[n:]
+		if len(chunk) > tlsChunk {
+			chunk = chunk[:tlsChunk]
+		}
+		m, err := s.conn.Write(chunk) // the *tls.Conn, or a TLSLayer's view of it
+		n += m
+		if err == nil {
+			err = s.tt.takeTimeout()
+		}
+		if err != nil || n == len(b) {
+			return n, err
+		}
 	}
-	return n, err
 }

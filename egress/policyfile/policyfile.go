@@ -42,14 +42,29 @@ func (e *Error) Error() string {
 // Is reports that an Error is a [sockets.ErrInvalidOptions].
 func (e *Error) Is(target error) bool { return target == sockets.ErrInvalidOptions }
 
-// Load reads and checks a policy file; see [Parse].
+// Load reads and checks a policy file; see [Parse]. It reads at most
+// MaxFileSize bytes (and one more, to refuse a larger file).
 func Load(path string) (egress.PolicyConfig, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return egress.PolicyConfig{}, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return egress.PolicyConfig{}, err
 	}
 	return Parse(path, data)
 }
+
+// MaxFileSize is the largest policy file [Parse] and [Load] accept: 1 MiB
+// (a policy of 1,000 rules takes about 100 KiB). MaxYAMLSize (128 KiB) bounds a YAML
+// file further, because YAML parses an order of magnitude slower than
+// JSON: loading or refusing any file stays fast, on every reload too.
+const (
+	MaxFileSize = 1 << 20
+	MaxYAMLSize = 128 << 10
+)
 
 // Parse reads a policy file's content, in YAML or JSON, and
 // checks it completely: every rule is compiled, so a config it returns
@@ -57,7 +72,10 @@ func Load(path string) (egress.PolicyConfig, error) {
 // ".json" is JSON, ".yaml" and ".yml" are YAML, anything else is JSON if it
 // starts with '{' and YAML otherwise. Errors are [*Error]s with
 // the line and what to write instead; unknown keys are errors, so a typo
-// cannot silently drop a rule.
+// cannot silently drop a rule. A YAML file holds exactly one document and
+// no aliases (a second document or an alias is an error naming its line),
+// and files are at most MaxFileSize (YAML: MaxYAMLSize), so loading or
+// refusing any file stays fast.
 //
 // The format (YAML shown; JSON has the same keys):
 //
@@ -94,8 +112,13 @@ func Parse(name string, data []byte) (egress.PolicyConfig, error) {
 	}
 	var root *pnode
 	var err error
+	if len(data) > MaxFileSize {
+		return fail(0, "the file is larger than "+strconv.Itoa(MaxFileSize>>10)+" KiB, the limit for a policy file; keep the rules that matter, or merge rules (a rule takes many hosts and addresses)")
+	}
 	if isJSON(name, data) {
 		root, err = parseJSONNodes(data)
+	} else if len(data) > MaxYAMLSize {
+		return fail(0, "the file is "+strconv.Itoa(len(data)>>10)+" KiB; a YAML policy file is at most "+strconv.Itoa(MaxYAMLSize>>10)+" KiB (YAML is slow to parse): write it as JSON (up to "+strconv.Itoa(MaxFileSize>>10)+" KiB), or merge rules")
 	} else {
 		root, err = parseYAMLNodes(data)
 	}
@@ -222,6 +245,9 @@ func Parse(name string, data []byte) (egress.PolicyConfig, error) {
 // and the reason, and the policy in force stays. The new policy is logged
 // (one record) when it has a Logger.
 func Reload(h *egress.PolicyHolder, path string) error {
+	if h == nil {
+		return &Error{File: path, Msg: "Reload was given a nil *egress.PolicyHolder; make one with egress.NewPolicyHolder"}
+	}
 	cfg, err := Load(path)
 	if err != nil {
 		return err
@@ -242,7 +268,7 @@ func Reload(h *egress.PolicyHolder, path string) error {
 	return nil
 }
 
-func quote(s string) string { return "\"" + s + "\"" }
+func quote(s string) string { return strconv.Quote(s) }
 
 func unknownKey(k, where string, known []string) string {
 	msg := "unknown " + where + " key " + quote(k)
@@ -357,10 +383,25 @@ func (n *pnode) strings(field string) ([]string, []int, *lineErr) {
 
 const maxPolicyDepth = 64
 
+// parseYAMLNodes parses a YAML policy file: exactly one document, with no
+// aliases (a policy has no need for them, and expanding them is how a few
+// hundred bytes become gigabytes).
 func parseYAMLNodes(data []byte) (*pnode, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			return nil, nil
+		}
 		return nil, yamlError(err)
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, yamlError(err)
+	default:
+		return nil, &Error{Line: next.Line, Msg: "a second YAML document starts here (\"---\"); a policy file holds one document: merge them into one, or remove the \"---\""}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil
@@ -386,12 +427,8 @@ func fromYAML(y *yaml.Node, depth int) (*pnode, error) {
 	if depth > maxPolicyDepth {
 		return nil, &Error{Line: y.Line, Msg: "the document nests too deeply"}
 	}
-	for y.Kind == yaml.AliasNode {
-		if y.Alias == nil || depth > maxPolicyDepth {
-			return nil, &Error{Line: y.Line, Msg: "unresolvable alias"}
-		}
-		y = y.Alias
-		depth++
+	if y.Kind == yaml.AliasNode {
+		return nil, &Error{Line: y.Line, Msg: "YAML aliases (" + strconv.Quote("*"+y.Value) + ") are not allowed in a policy file; write the value out (quote a host pattern: \"*.example.com\")"}
 	}
 	n := &pnode{line: y.Line}
 	switch y.Kind {

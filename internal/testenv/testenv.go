@@ -32,6 +32,7 @@ var Vars = []Var{
 	{"OUTBOUND_TEST_SSH", "OpenSSH server host:port", "127.0.0.1:2222"},
 	{"OUTBOUND_TEST_FTP", "FTP server with AUTH TLS host:port", "127.0.0.1:2121"},
 	{"OUTBOUND_TEST_IRC", "IRC server host:port", "127.0.0.1:6667"},
+	{"OUTBOUND_TEST_SMOKESCREEN", "smokescreen egress proxy host:port (HTTP CONNECT over TLS, roles from client certificates)", "127.0.0.1:4750"},
 	{"OUTBOUND_TEST_IMAP", "Dovecot IMAP host:port with STARTTLS", "127.0.0.1:2143"},
 	{"OUTBOUND_TEST_IMAPS", "Dovecot IMAP host:port with implicit TLS", "127.0.0.1:2993"},
 	{"OUTBOUND_TEST_POP3", "Dovecot POP3 host:port with STLS", "127.0.0.1:2110"},

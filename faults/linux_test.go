@@ -1,0 +1,5 @@
+package faults_test
+
+import "runtime"
+
+const isLinux = runtime.GOOS == "linux"
