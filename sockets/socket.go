@@ -78,6 +78,7 @@ type Socket struct {
 	pend    *pending      // while the connect attempt runs; nil once it has finished
 	err     error         // why the socket ended, nil for a clean ending
 	wdl64   atomic.Int64  // the write deadline (UnixNano, 0 for none), for TLS writes
+	taps    *layerTaps    // the TLSLayers among the Layers; nil when there are none
 	onClose *[]func()
 }
 
@@ -106,6 +107,9 @@ func secureCode(t SecureTransport) uint8 {
 
 // conn is what Read and Write use: the TLS connection or the transport.
 func (s *Socket) conn() net.Conn {
+	if s.taps != nil && s.taps.view != nil {
+		return s.taps.view
+	}
 	if s.tlsConn != nil {
 		return s.tlsConn
 	}
@@ -245,8 +249,9 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
 	}
 	s := newSocket(a, given, &o)
+	s.taps = newLayerTaps(o.Layers)
 	attempt := func(ctx context.Context) (net.Conn, *tls.Conn, error) {
-		raw, err := dial(ctx, &o, a)
+		raw, err := dial(s.taps.bind(ctx), &o, a)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -295,8 +300,12 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 }
 
 // tlsClient starts TLS over raw through a tlsTransport, so that write
-// deadlines do not corrupt the TLS stream.
+// deadlines do not corrupt the TLS stream. The socket's TLSLayers see cfg
+// first.
 func (s *Socket) tlsClient(raw net.Conn, cfg *tls.Config) *tls.Conn {
+	if s.taps != nil {
+		s.taps.handshake(cfg)
+	}
 	return tls.Client(&tlsTransport{Conn: raw}, cfg)
 }
 
@@ -445,6 +454,10 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 	if tc != nil {
 		c = tc
 		s.tlsConn = tc
+		if s.taps != nil {
+			s.taps.view = s.taps.plain(tc) // a TLSLayer's view of the plaintext
+			c = s.taps.view
+		}
 	}
 	s.raw = raw
 	if s.flags.Load()&(fClosed|fUpgraded) == fClosed {
@@ -823,10 +836,10 @@ func (s *Socket) Read(b []byte) (int, error) {
 	}
 	var n int
 	var err error
-	if tc := s.tlsConn; tc != nil {
+	if tc := s.tlsConn; tc != nil && s.taps == nil {
 		n, err = tc.Read(b)
 	} else {
-		n, err = s.raw.Read(b)
+		n, err = s.conn().Read(b) // the transport, or a TLSLayer's view of the plaintext
 	}
 	s.rmu.Unlock()
 	if e := s.opts.eg; e != nil && e.count != nil {

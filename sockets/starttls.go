@@ -89,6 +89,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	}
 	o := Options{SecureTransport: SecureTransportOn, AllowHalfOpen: s.halfOpen, eg: s.opts.eg}
 	ns := newSocket(s.addr, s.given, &o)
+	ns.taps = s.taps.upgraded()
 	ctx, cancel := context.WithCancel(context.Background())
 	ns.prepare(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
 		raw, err := s.handOver(ctx)

@@ -97,7 +97,7 @@ func (s *Socket) tlsWrite(b []byte) (int, error) {
 		if len(chunk) > tlsChunk {
 			chunk = chunk[:tlsChunk]
 		}
-		m, err := s.tlsConn.Write(chunk)
+		m, err := s.conn().Write(chunk) // the *tls.Conn, or a TLSLayer's view of it
 		n += m
 		if err == nil {
 			err = tt.takeTimeout()

@@ -6,6 +6,11 @@
 //	go run ./examples/postgres -rootcert /etc/ssl/certs/ssl-cert-snakeoil.pem -servername localhost
 //	go run ./examples/postgres -url postgres://app:secret@db.example.com:5432/app
 //
+// To see what crossed the wire, decrypted: -capture writes a pcapng file
+// (TLS secrets included) and -trace prints the bytes to standard error:
+//
+//	go run ./examples/postgres -capture pg.pcapng && tshark -r pg.pcapng -Y pgsql.query
+//
 // In JavaScript, after the Workers docs:
 //
 //	const socket = connect({ hostname, port: 5432 }, { secureTransport: "starttls" });
@@ -38,6 +43,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/outboundhq/outbound/capture"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -53,9 +59,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	url := fs.String("url", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL connection `URL` (host, port, user, password, database)")
 	rootCert := fs.String("rootcert", "", "PEM `file` of the certificate authority to trust (default: the system roots)")
 	serverName := fs.String("servername", "", "`name` the server's certificate must be valid for (default: the URL's host)")
+	wire := capture.RegisterFlags(fs) // -capture FILE.pcapng, -trace
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	layers, err := wire.Layers()
+	if err != nil {
+		return err
+	}
+	defer wire.Close()
 	// pgx parses the URL; its TLS settings are not used, the socket does TLS.
 	cfg, err := pgx.ParseConfig(*url)
 	if err != nil {
@@ -75,7 +87,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 
-	secure, err := upgrade(ctx, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), *serverName, tlsConfig, stdout)
+	secure, err := upgrade(ctx, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), *serverName, tlsConfig, layers, stdout)
 	if err != nil {
 		return err
 	}
@@ -116,11 +128,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 // upgrade opens a "starttls" socket to addr, asks for TLS with an SSLRequest
 // and returns the socket that StartTLS gives back.
-func upgrade(ctx context.Context, addr, serverName string, tlsConfig *tls.Config, stdout io.Writer) (*sockets.Socket, error) {
+func upgrade(ctx context.Context, addr, serverName string, tlsConfig *tls.Config, layers []sockets.Layer, stdout io.Writer) (*sockets.Socket, error) {
 	// connect(address, { secureTransport: "starttls" })
 	socket, err := sockets.Connect(ctx, addr, &sockets.Options{
 		SecureTransport: sockets.SecureTransportStartTLS,
 		TLSConfig:       tlsConfig,
+		Layers:          layers, // what -capture and -trace asked for
 	})
 	if err != nil {
 		return nil, err // a bad address, or denied by the egress policy

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -112,5 +113,30 @@ func TestRunErrors(t *testing.T) {
 				t.Fatalf("run(%q): %v; want an error containing %q\noutput:\n%s", tt.args, err, tt.wantErr, out.String())
 			}
 		})
+	}
+}
+
+// TestRunCapture: with -capture, tshark reads the query from the file,
+// decrypted (the README's "See the wire" command).
+func TestRunCapture(t *testing.T) {
+	connString := testenv.Get(t, "OUTBOUND_TEST_POSTGRES")
+	bin, err := exec.LookPath(testenv.Get(t, "OUTBOUND_TEST_TSHARK"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, name := serverCert(t, connString)
+	file := filepath.Join(t.TempDir(), "pg.pcapng")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-url", connString, "-rootcert", root, "-servername", name, "-capture", file}, &out); err != nil {
+		t.Fatalf("run: %v\noutput:\n%s", err, out.String())
+	}
+	cmd := exec.Command(bin, "-n", "-r", file, "-Y", "pgsql.query", "-T", "fields", "-e", "pgsql.query")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	got, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	if !strings.Contains(string(got), "SELECT current_setting('server_version')") {
+		t.Fatalf("tshark -Y pgsql.query shows %q, want the example's query", got)
 	}
 }

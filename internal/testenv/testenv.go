@@ -40,6 +40,7 @@ var Vars = []Var{
 	{"OUTBOUND_TEST_MAIL_USER", "Dovecot login whose INBOX is OUTBOUND_TEST_SMTP_MAILBOX", "outbound"},
 	{"OUTBOUND_TEST_MAIL_PASSWORD", "password of OUTBOUND_TEST_MAIL_USER", "outbound"},
 	{"OUTBOUND_TEST_MAIL_CA", "PEM file of the CA that signed Dovecot's certificate", ".ci/certs/ca.pem"},
+	{"OUTBOUND_TEST_TSHARK", "tshark program (a path, or a name on PATH) that reads the captures of package capture", "tshark"},
 	{"OUTBOUND_TEST_MONGODB", "MongoDB URL (compose.yaml only; no Debian package)", "mongodb://127.0.0.1:27017"},
 }
 
