@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -59,7 +60,19 @@ type Telemetry struct {
 	reg      metric.Registration // the egress.Metrics callback, or nil
 }
 
-var _ sockets.Layer = (*Telemetry)(nil)
+var _ sockets.TLSLayer = (*Telemetry)(nil)
+
+// HandshakeTLS times each TLS handshake a socket runs over a connection
+// this Telemetry's Dial returned ("on" and StartTLS): the time from the
+// handshake's start to its success goes into outbound.tls.handshake.duration.
+// It implements [sockets.TLSLayer]; it does not wrap the plaintext.
+func (t *Telemetry) HandshakeTLS(_ net.Conn, _ *tls.Config) func(net.Conn) net.Conn {
+	start := time.Now()
+	return func(plain net.Conn) net.Conn {
+		t.handshk.Record(context.Background(), time.Since(start).Seconds())
+		return plain
+	}
+}
 
 // New makes the instruments.
 func New(opts *Options) (*Telemetry, error) {

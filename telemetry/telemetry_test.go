@@ -305,3 +305,36 @@ func TestEgressDecisions(t *testing.T) {
 		t.Error("decisions still exported after Close")
 	}
 }
+
+func TestTLSHandshakeDuration(t *testing.T) {
+	f := newFixture(t)
+	ca, err := sockettest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCfg, err := ca.ServerConfig("localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := sockettest.NewTLSServer(srvCfg, func(c net.Conn) { io.Copy(c, c) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := ca.ClientConfig()
+	cfg.ServerName = "localhost"
+	s, err := sockets.Dial(ctxT(t), srv.Addr(), &sockets.Options{SecureTransport: sockets.SecureTransportOn, TLSConfig: cfg, Layers: []sockets.Layer{f.tel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(s, make([]byte, 4)); err != nil {
+		t.Fatalf("echo through a TLS socket with Telemetry: %v", err)
+	}
+	s.Close()
+	if n := histCount(t, f.collect(t), "outbound.tls.handshake.duration"); n != 1 {
+		t.Fatalf("tls.handshake.duration has %d samples, want 1", n)
+	}
+}
