@@ -52,7 +52,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer cancel()
 
 	// connect(address): the socket starts pending; Opened waits for it.
-	socket, err := sockets.Connect(ctx, *addr, nil)
+	socket, err := sockets.Connect(ctx, *addr, fs.Options())
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	// 1. Port 25, with no policy at all.
-	_, err := sockets.Connect(ctx, "mx.example.com:25", nil)
+	_, err := sockets.Connect(ctx, "mx.example.com:25", fs.Options())
 	fmt.Fprintf(out, "1. port 25 with the default policy:\n   %v\n\n", err)
 	if !errors.Is(err, sockets.ErrDenied) {
 		return fmt.Errorf("port 25 was not refused: %v", err)
@@ -125,7 +125,8 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 
 	// 3. The link preview service: each request in its own scope, every
 	// fetch through an outbound socket under the policy.
-	opts := &sockets.Options{Policy: holder}
+	opts := fs.Options()
+	opts.Policy = holder
 	transport := dialers.NewHTTPTransport(&dialers.Dialer{Options: opts})
 	transport.DisableKeepAlives = true // one connection per fetch, in the fetching request's scope
 	defer transport.CloseIdleConnections()

@@ -101,7 +101,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	// Keep every connection the session opens, to show what they were.
 	var mu sync.Mutex
 	var conns []net.Conn
-	dial := dialers.FTPDialFunc(ctx, &dialers.Dialer{}, *addr, cfg)
+	dial := dialers.FTPDialFunc(ctx, fs.Dialer(), *addr, cfg)
 	c, err := ftp.Dial(*addr,
 		ftp.DialWithDialFunc(func(network, address string) (net.Conn, error) {
 			conn, err := dial(network, address)

@@ -70,7 +70,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen for HTTP on %s: %w (choose another address with -listen)", addr, err)
 	}
-	web := &http.Server{Handler: gopherHandler(*gopherAddr), ReadHeaderTimeout: 10 * time.Second}
+	web := &http.Server{Handler: gopherHandler(*gopherAddr, fs.Options()), ReadHeaderTimeout: 10 * time.Second}
 	go web.Serve(ln)
 	defer web.Close()
 
@@ -95,7 +95,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 //	return new Response(socket.readable, { headers: { "Content-Type": "text/plain" } });
 //
 // and on an exception: new Response("Socket connection failed: " + error, { status: 500 }).
-func gopherHandler(gopherAddr string) http.Handler {
+func gopherHandler(gopherAddr string, opts *sockets.Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A selector is one line: refuse a path that would end it early
 		// ("%0D%0A" in the URL) and smuggle a second request to the server.
@@ -108,7 +108,7 @@ func gopherHandler(gopherAddr string) http.Handler {
 		// TCP connect runs behind it. The request's context bounds the
 		// connect attempt only. An error here is one known at once: a bad
 		// address or a destination the egress policy refuses.
-		socket, err := sockets.Connect(r.Context(), gopherAddr, nil)
+		socket, err := sockets.Connect(r.Context(), gopherAddr, opts)
 		if err != nil {
 			http.Error(w, "Socket connection failed: "+err.Error(), http.StatusInternalServerError)
 			return

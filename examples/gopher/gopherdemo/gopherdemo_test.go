@@ -127,7 +127,7 @@ func TestHandlerStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gopher.Close()
-	web := httptest.NewServer(gopherHandler(gopher.Addr()))
+	web := httptest.NewServer(gopherHandler(gopher.Addr(), nil))
 	defer web.Close()
 	client := web.Client()
 	defer client.CloseIdleConnections()
@@ -162,7 +162,7 @@ func TestHandlerStreams(t *testing.T) {
 }
 
 func TestHandlerRefusesLineBreaksInPath(t *testing.T) {
-	web := httptest.NewServer(gopherHandler("127.0.0.1:1"))
+	web := httptest.NewServer(gopherHandler("127.0.0.1:1", nil))
 	defer web.Close()
 	client := web.Client()
 	defer client.CloseIdleConnections()

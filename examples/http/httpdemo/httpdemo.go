@@ -75,7 +75,9 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	// policy. Keep them, to show what happened to them.
 	var mu sync.Mutex
 	var dialed []*sockets.Socket
-	tr := dialers.NewHTTPTransport(&dialers.Dialer{Options: &sockets.Options{Policy: policy, TLSConfig: rootCAs}})
+	opts := fs.Options()
+	opts.Policy, opts.TLSConfig = policy, rootCAs
+	tr := dialers.NewHTTPTransport(&dialers.Dialer{Options: opts})
 	dial := tr.DialContext
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)

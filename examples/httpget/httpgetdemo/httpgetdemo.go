@@ -57,7 +57,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen for HTTP on %s: %w (choose another address with -listen)", addr, err)
 	}
-	web := &http.Server{Handler: httpGetHandler(*target), ReadHeaderTimeout: 10 * time.Second}
+	web := &http.Server{Handler: httpGetHandler(*target, fs.Options()), ReadHeaderTimeout: 10 * time.Second}
 	go web.Serve(ln)
 	defer web.Close()
 
@@ -84,12 +84,12 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 //	const writer = socket.writable.getWriter();
 //	await writer.write(new TextEncoder().encode("GET / HTTP/1.0\r\nHost: example.com\r\n\r\n"));
 //	return new Response(socket.readable);
-func httpGetHandler(target string) http.Handler {
+func httpGetHandler(target string, opts *sockets.Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// connect(address) returns at once, before the TCP connect is done;
 		// its error is only for what is known at once (a bad address, a
 		// denied destination).
-		socket, err := sockets.Connect(r.Context(), target, nil)
+		socket, err := sockets.Connect(r.Context(), target, opts)
 		if err != nil {
 			http.Error(w, "Socket connection failed: "+err.Error(), http.StatusInternalServerError)
 			return

@@ -113,7 +113,7 @@ func TestHandlerSendsRawRequest(t *testing.T) {
 		io.WriteString(c, "HTTP/1.0 418 I'm a teapot\r\n\r\nshort and stout")
 	}()
 
-	web := httptest.NewServer(httpGetHandler(ln.Addr().String()))
+	web := httptest.NewServer(httpGetHandler(ln.Addr().String(), nil))
 	defer web.Close()
 	client := web.Client()
 	defer client.CloseIdleConnections()

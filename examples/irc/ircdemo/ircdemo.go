@@ -67,7 +67,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("-message must be one line: IRC messages end at CRLF")
 	}
 
-	opts := &sockets.Options{}
+	opts := fs.Options()
 	if *useTLS {
 		opts.SecureTransport = sockets.SecureTransportOn
 		opts.TLSConfig = &tls.Config{}

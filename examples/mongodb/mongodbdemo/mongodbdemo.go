@@ -58,7 +58,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
-	d := &countingDialer{}
+	d := &countingDialer{Dialer: *fs.Dialer()}
 	client, err := mongo.Connect(options.Client().
 		SetServerSelectionTimeout(10 * time.Second). // unless the URI says otherwise
 		ApplyURI(*uri).

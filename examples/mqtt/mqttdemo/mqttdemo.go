@@ -69,7 +69,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	// The outbound options: TLS roots for mqtts://, and two hooks that report
 	// each socket as it opens and why it ended.
-	var so sockets.Options
+	so := fs.Options()
 	if *caFile != "" {
 		pem, err := os.ReadFile(*caFile)
 		if err != nil {
@@ -89,7 +89,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var ended sync.WaitGroup
 	opts := &mqtt.Options{
-		SocketOptions: &so,
+		SocketOptions: so,
 		OnSocketOpened: func(s *sockets.Socket) {
 			ended.Add(1)
 			say("outbound socket opened to %s (secureTransport %q)", s.Address(), s.SecureTransport())

@@ -79,7 +79,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 
-	secure, err := upgrade(ctx, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), *serverName, tlsConfig, stdout)
+	secure, err := upgrade(ctx, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), *serverName, fs.Options(), tlsConfig, stdout)
 	if err != nil {
 		return err
 	}
@@ -120,12 +120,10 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 
 // upgrade opens a "starttls" socket to addr, asks for TLS with an SSLRequest
 // and returns the socket that StartTLS gives back.
-func upgrade(ctx context.Context, addr, serverName string, tlsConfig *tls.Config, stdout io.Writer) (*sockets.Socket, error) {
+func upgrade(ctx context.Context, addr, serverName string, opts *sockets.Options, tlsConfig *tls.Config, stdout io.Writer) (*sockets.Socket, error) {
 	// connect(address, { secureTransport: "starttls" })
-	socket, err := sockets.Connect(ctx, addr, &sockets.Options{
-		SecureTransport: sockets.SecureTransportStartTLS,
-		TLSConfig:       tlsConfig,
-	})
+	opts.SecureTransport, opts.TLSConfig = sockets.SecureTransportStartTLS, tlsConfig
+	socket, err := sockets.Connect(ctx, addr, opts)
 	if err != nil {
 		return nil, err // a bad address, or denied by the egress policy
 	}

@@ -80,7 +80,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	// Keep the sockets the pool opens, to show what they are.
 	var mu sync.Mutex
 	var socks []*sockets.Socket
-	dial := dialers.RedisDialer(&dialers.Dialer{}, tlsConfig)
+	dial := dialers.RedisDialer(fs.Dialer(), tlsConfig)
 	rdb := redis.NewClient(&redis.Options{
 		Addr:     *addr,
 		Password: os.Getenv("REDIS_PASSWORD"),

@@ -99,7 +99,7 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{"port 25", []string{"-addr", "127.0.0.1:25"}, sockets.ErrDenied, "port 25"},
 		{"missing CA file", []string{"-addr", "127.0.0.1:6380", "-tls", "-ca", "/nonexistent/ca.pem"}, nil, "/nonexistent/ca.pem"},
-		{"not a CA", []string{"-addr", "127.0.0.1:6380", "-tls", "-ca", "main.go"}, nil, "no PEM certificate"},
+		{"not a CA", []string{"-addr", "127.0.0.1:6380", "-tls", "-ca", "redisdemo.go"}, nil, "no PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

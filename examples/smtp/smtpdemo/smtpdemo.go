@@ -56,7 +56,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	sec := smtp.Security(*security)
-	opts := &smtp.Options{Security: sec, TLSConfig: &tls.Config{}}
+	opts := &smtp.Options{Security: sec, TLSConfig: &tls.Config{}, Socket: fs.Options()}
 	if *caFile != "" {
 		pem, err := os.ReadFile(*caFile)
 		if err != nil {

@@ -38,7 +38,6 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/dialers/sshdial"
 	"github.com/outboundhq/outbound/dialers/sshdial/sshtest"
 	"github.com/outboundhq/outbound/examples/internal/example"
@@ -81,7 +80,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	// The TCP connection is an outbound socket; the SSH handshake runs
 	// over it, bounded by ctx.
-	client, err := sshdial.Dial(ctx, &dialers.Dialer{}, *addr, cfg)
+	client, err := sshdial.Dial(ctx, fs.Dialer(), *addr, cfg)
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func TestRunErrors(t *testing.T) {
 		want string
 	}{
 		{"no key for a real server", []string{"-addr", "127.0.0.1:22"}, nil, "-key"},
-		{"not a key", []string{"-addr", "127.0.0.1:22", "-key", "main.go"}, nil, "ssh: no key found"},
+		{"not a key", []string{"-addr", "127.0.0.1:22", "-key", "sshdemo.go"}, nil, "ssh: no key found"},
 		{"port 25 refused by the policy", []string{"-addr", "127.0.0.1:25", "-key", keyFile, "-known-hosts", knownFile}, sockets.ErrDenied, "port 25"},
 		{"size", []string{"-size", "-1"}, nil, "-size"},
 		{"failing command", []string{"-cmd", "false"}, nil, "command not found"},

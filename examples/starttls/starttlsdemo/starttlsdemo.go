@@ -80,18 +80,16 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return converse(ctx, *addr, tlsConfig, stdout)
+	return converse(ctx, *addr, fs.Options(), tlsConfig, stdout)
 }
 
 // converse runs the whole exchange and prints what happens.
-func converse(ctx context.Context, addr string, tlsConfig *tls.Config, stdout io.Writer) error {
+func converse(ctx context.Context, addr string, opts *sockets.Options, tlsConfig *tls.Config, stdout io.Writer) error {
 	// connect(address, { secureTransport: "starttls" }): plain TCP that may
 	// be upgraded later. The TLS settings (here, which CA to trust) are given
 	// now and used by StartTLS.
-	socket, err := sockets.Connect(ctx, addr, &sockets.Options{
-		SecureTransport: sockets.SecureTransportStartTLS,
-		TLSConfig:       tlsConfig,
-	})
+	opts.SecureTransport, opts.TLSConfig = sockets.SecureTransportStartTLS, tlsConfig
+	socket, err := sockets.Connect(ctx, addr, opts)
 	if err != nil {
 		return err
 	}
