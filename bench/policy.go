@@ -9,14 +9,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/internal/policygen"
 	"github.com/outboundhq/outbound/sockets"
 )
 
 // policyRules is the shared 1,000-rule policy plus a rule that allows the
 // benchmark's own server (loopback, which the policy does not deny).
-func policyRules() []sockets.Rule {
-	return policygen.Rules(sockets.Rule{Name: "bench", Action: sockets.Allow, Hosts: []string{"bench.internal"}, Addrs: []string{"loopback"}})
+func policyRules() []egress.Rule {
+	return policygen.Rules(egress.Rule{Name: "bench", Action: egress.Allow, Hosts: []string{"bench.internal"}, Addrs: []string{"loopback"}})
 }
 
 var policyQueries = policygen.Queries()
@@ -32,10 +33,10 @@ type scanRule struct {
 	ports    [][2]int
 }
 
-func compileScan(rules []sockets.Rule) []scanRule {
+func compileScan(rules []egress.Rule) []scanRule {
 	out := make([]scanRule, len(rules))
 	for i, r := range rules {
-		sr := scanRule{deny: r.Action == sockets.Deny}
+		sr := scanRule{deny: r.Action == egress.Deny}
 		for _, h := range r.Hosts {
 			sr.hosts = append(sr.hosts, strings.TrimPrefix(h, "*"))
 		}
@@ -61,7 +62,7 @@ func compileScan(rules []sockets.Rule) []scanRule {
 }
 
 func scanDecide(rules []scanRule, q policygen.Query) bool {
-	classes := sockets.AddrClasses(q.IP)
+	classes := egress.AddrClasses(q.IP)
 	match := func(r *scanRule) bool {
 		if len(r.hosts) > 0 {
 			ok := false
@@ -138,7 +139,7 @@ func timeLoop(d time.Duration, f func(i int)) float64 {
 // rules (raw). The target is absolute: at most 2,000 ns per decision.
 func init() {
 	var (
-		policy *sockets.Policy
+		policy *egress.Policy
 		scan   []scanRule
 	)
 	register(Workload{
@@ -148,7 +149,7 @@ func init() {
 		Setup: func(context.Context) (func(), error) {
 			rules := policyRules()
 			var err error
-			policy, err = sockets.NewPolicy(sockets.PolicyConfig{Default: sockets.Deny, Rules: rules})
+			policy, err = egress.NewPolicy(egress.PolicyConfig{Default: egress.Deny, Rules: rules})
 			scan = compileScan(rules)
 			return nil, err
 		},
@@ -178,7 +179,7 @@ func init() {
 	var (
 		ln     net.Listener
 		done   chan struct{}
-		policy *sockets.Policy
+		policy *egress.Policy
 		port   string
 	)
 	const perRound = 400
@@ -208,8 +209,8 @@ func init() {
 					}()
 				}
 			}()
-			policy, err = sockets.NewPolicy(sockets.PolicyConfig{
-				Default:  sockets.Deny,
+			policy, err = egress.NewPolicy(egress.PolicyConfig{
+				Default:  egress.Deny,
 				Rules:    policyRules(),
 				Resolver: benchResolver{},
 			})

@@ -21,7 +21,9 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/internal/testenv"
+	"github.com/outboundhq/outbound/proxy"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -317,9 +319,9 @@ func TestFTPRealServer(t *testing.T) {
 func TestFTPRealServerPolicyOnDataConnections(t *testing.T) {
 	addr, user, password, roots := ftpServer(t)
 	host, port, _ := net.SplitHostPort(addr)
-	pol, err := sockets.NewPolicy(sockets.PolicyConfig{
-		Default: sockets.Deny,
-		Rules:   []sockets.Rule{{Name: "ftp-control", Action: sockets.Allow, Addrs: []string{host}, Ports: []string{port}}},
+	pol, err := egress.NewPolicy(egress.PolicyConfig{
+		Default: egress.Deny,
+		Rules:   []egress.Rule{{Name: "ftp-control", Action: egress.Allow, Addrs: []string{host}, Ports: []string{port}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -353,8 +355,8 @@ func TestFTPRealServerThroughProxies(t *testing.T) {
 		name  string
 		proxy func() sockets.Proxy
 	}{
-		{"SOCKS5", func() sockets.Proxy { return &sockets.SOCKS5Proxy{Addr: testenv.Get(t, "OUTBOUND_TEST_SOCKS5")} }},
-		{"HTTP CONNECT", func() sockets.Proxy { return &sockets.HTTPProxy{Addr: testenv.Get(t, "OUTBOUND_TEST_HTTP_PROXY")} }},
+		{"SOCKS5", func() sockets.Proxy { return &proxy.SOCKS5{Addr: testenv.Get(t, "OUTBOUND_TEST_SOCKS5")} }},
+		{"HTTP CONNECT", func() sockets.Proxy { return &proxy.HTTP{Addr: testenv.Get(t, "OUTBOUND_TEST_HTTP_PROXY")} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -127,10 +128,10 @@ func TestHTTPTransportPolicy(t *testing.T) {
 	}))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	pol, err := sockets.NewPolicy(sockets.PolicyConfig{
-		Default: sockets.Deny,
-		Rules: []sockets.Rule{
-			{Name: "local-api", Action: sockets.Allow, Addrs: []string{"loopback"}, Ports: []string{port}},
+	pol, err := egress.NewPolicy(egress.PolicyConfig{
+		Default: egress.Deny,
+		Rules: []egress.Rule{
+			{Name: "local-api", Action: egress.Allow, Addrs: []string{"loopback"}, Ports: []string{port}},
 		},
 	})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/dialers/sshdial"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -126,7 +127,7 @@ func ExampleDialer_mongoDB() {
 // README's snippet; the other examples run against in-process servers).
 func Example_protocols() {
 	ctx := context.Background()
-	policy, err := sockets.NewPolicy(sockets.PublicInternetOnly())
+	policy, err := egress.NewPolicy(egress.PublicInternetOnly())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/internal/testenv"
+	"github.com/outboundhq/outbound/proxy"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -308,8 +309,8 @@ func TestRedisThroughProxies(t *testing.T) {
 		name  string
 		proxy func() sockets.Proxy
 	}{
-		{"SOCKS5", func() sockets.Proxy { return &sockets.SOCKS5Proxy{Addr: testenv.Get(t, "OUTBOUND_TEST_SOCKS5")} }},
-		{"HTTP CONNECT", func() sockets.Proxy { return &sockets.HTTPProxy{Addr: testenv.Get(t, "OUTBOUND_TEST_HTTP_PROXY")} }},
+		{"SOCKS5", func() sockets.Proxy { return &proxy.SOCKS5{Addr: testenv.Get(t, "OUTBOUND_TEST_SOCKS5")} }},
+		{"HTTP CONNECT", func() sockets.Proxy { return &proxy.HTTP{Addr: testenv.Get(t, "OUTBOUND_TEST_HTTP_PROXY")} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

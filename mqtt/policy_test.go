@@ -11,13 +11,14 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	pahov3 "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/mqtt"
 	"github.com/outboundhq/outbound/sockets"
 )
 
-func mustPolicy(t *testing.T, cfg sockets.PolicyConfig) *sockets.Policy {
+func mustPolicy(t *testing.T, cfg egress.PolicyConfig) *egress.Policy {
 	t.Helper()
-	p, err := sockets.NewPolicy(cfg)
+	p, err := egress.NewPolicy(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,19 +36,19 @@ func TestPolicy(t *testing.T) {
 	defer b.Close()
 	_, port, _ := net.SplitHostPort(b.addr)
 
-	denyLoopback := mustPolicy(t, sockets.PolicyConfig{Rules: []sockets.Rule{
-		{Name: "no-loopback", Action: sockets.Deny, Addrs: []string{"loopback"}},
+	denyLoopback := mustPolicy(t, egress.PolicyConfig{Rules: []egress.Rule{
+		{Name: "no-loopback", Action: egress.Deny, Addrs: []string{"loopback"}},
 	}})
-	denyHost := mustPolicy(t, sockets.PolicyConfig{Rules: []sockets.Rule{
-		{Name: "no-localhost", Action: sockets.Deny, Hosts: []string{"localhost"}},
+	denyHost := mustPolicy(t, egress.PolicyConfig{Rules: []egress.Rule{
+		{Name: "no-localhost", Action: egress.Deny, Hosts: []string{"localhost"}},
 	}})
-	onlyBroker := mustPolicy(t, sockets.PolicyConfig{Default: sockets.Deny, Rules: []sockets.Rule{
-		{Name: "broker", Action: sockets.Allow, Addrs: []string{"127.0.0.1"}, Ports: []string{port}},
+	onlyBroker := mustPolicy(t, egress.PolicyConfig{Default: egress.Deny, Rules: []egress.Rule{
+		{Name: "broker", Action: egress.Allow, Addrs: []string{"127.0.0.1"}, Ports: []string{port}},
 	}})
 
 	denied := []struct {
 		name   string
-		policy *sockets.Policy
+		policy *egress.Policy
 		url    string
 	}{
 		{"address rule", denyLoopback, b.url("mqtt")},
@@ -92,7 +93,7 @@ func TestScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	policy := mustPolicy(t, sockets.PolicyConfig{RequireScope: true})
+	policy := mustPolicy(t, egress.PolicyConfig{RequireScope: true})
 	u := mustURL(t, b.url("mqtt"))
 
 	t.Run("no scope", func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/outboundhq/outbound/egress"
 	outmysql "github.com/outboundhq/outbound/mysql"
 	"github.com/outboundhq/outbound/sockets"
 )
@@ -530,8 +531,8 @@ func TestRegister(t *testing.T) {
 }
 
 func TestDenied(t *testing.T) {
-	denyLoopbackMySQL, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{
-		{Name: "no-local-mysql", Action: sockets.Deny, Addrs: []string{"loopback"}, Ports: []string{"3306"}},
+	denyLoopbackMySQL, err := egress.NewPolicy(egress.PolicyConfig{Rules: []egress.Rule{
+		{Name: "no-local-mysql", Action: egress.Deny, Addrs: []string{"loopback"}, Ports: []string{"3306"}},
 	}})
 	if err != nil {
 		t.Fatal(err)

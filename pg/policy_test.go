@@ -7,14 +7,15 @@ import (
 	"testing"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/pg"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
 
-func mustPolicy(t *testing.T, cfg sockets.PolicyConfig) *sockets.Policy {
+func mustPolicy(t *testing.T, cfg egress.PolicyConfig) *egress.Policy {
 	t.Helper()
-	p, err := sockets.NewPolicy(cfg)
+	p, err := egress.NewPolicy(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestPolicy(t *testing.T) {
 	for _, w := range ways {
 		t.Run(w.name+"/host denied", func(t *testing.T) {
 			rec := &recorder{to: u.Host}
-			p := mustPolicy(t, sockets.PolicyConfig{Rules: []sockets.Rule{{Name: "no-blocked-db", Action: sockets.Deny, Hosts: []string{"*.blocked.example"}}}})
+			p := mustPolicy(t, egress.PolicyConfig{Rules: []egress.Rule{{Name: "no-blocked-db", Action: egress.Deny, Hosts: []string{"*.blocked.example"}}}})
 			opts := &pg.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{Dial: rec.dial, Policy: p}}, SocketTLS: w.socketTLS}
 			c, err := pg.Connect(ctx, withParams(u, net.JoinHostPort("db.blocked.example", port)), opts)
 			if err == nil {
@@ -51,7 +52,7 @@ func TestPolicy(t *testing.T) {
 			// Only the certificate's name is allowed: this works only because
 			// the name reaches the policy unresolved.
 			rec := &recorder{to: u.Host}
-			p := mustPolicy(t, sockets.PolicyConfig{Default: sockets.Deny, Rules: []sockets.Rule{{Action: sockets.Allow, Hosts: []string{srv.host}}}})
+			p := mustPolicy(t, egress.PolicyConfig{Default: egress.Deny, Rules: []egress.Rule{{Action: egress.Allow, Hosts: []string{srv.host}}}})
 			opts := &pg.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{Dial: rec.dial, Policy: p}}, SocketTLS: w.socketTLS}
 			c := connect(t, ctx, withParams(u, net.JoinHostPort(srv.host, port), "sslmode", "verify-full", "sslrootcert", srv.rootFile), opts)
 			if !sslOn(t, ctx, c) {
@@ -64,7 +65,7 @@ func TestPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer peer.Close()
-			p := mustPolicy(t, sockets.PolicyConfig{Rules: []sockets.Rule{{Name: "no-loopback", Action: sockets.Deny, Addrs: []string{"loopback"}}}})
+			p := mustPolicy(t, egress.PolicyConfig{Rules: []egress.Rule{{Name: "no-loopback", Action: egress.Deny, Addrs: []string{"loopback"}}}})
 			opts := &pg.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{Policy: p}}, SocketTLS: w.socketTLS}
 			c, err := pg.Connect(ctx, withParams(u, peer.Addr()), opts)
 			if err == nil {

@@ -34,8 +34,8 @@
 // (587, 465) is what a program normally wants; to relay on port 25 anyway,
 // give the socket a policy with an allow rule that lists port 25 for the host:
 //
-//	p, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{
-//		{Name: "mail-relay", Action: sockets.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}},
+//	p, err := egress.NewPolicy(egress.PolicyConfig{Rules: []egress.Rule{
+//		{Name: "mail-relay", Action: egress.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}},
 //	}})
 //	...
 //	c, err := smtp.DialStartTLS(ctx, "mx.example.com:25", &smtp.Options{Socket: &sockets.Options{Policy: p}})

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/smtp"
 	"github.com/outboundhq/outbound/smtp/smtptest"
 	"github.com/outboundhq/outbound/sockets"
@@ -170,8 +171,8 @@ func ExampleDialStartTLS_port25() {
 	fmt.Println(errors.Is(err, sockets.ErrDenied))
 
 	// The rule the error message suggests; with it, the same call connects.
-	p, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{
-		{Name: "mail-relay", Action: sockets.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}},
+	p, err := egress.NewPolicy(egress.PolicyConfig{Rules: []egress.Rule{
+		{Name: "mail-relay", Action: egress.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}},
 	}})
 	if err != nil {
 		log.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/smtp"
 	"github.com/outboundhq/outbound/smtp/smtptest"
 	"github.com/outboundhq/outbound/sockets"
@@ -24,25 +25,25 @@ func TestPort25AllowedByRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy := func(t *testing.T, rules ...sockets.Rule) *sockets.Policy {
+	policy := func(t *testing.T, rules ...egress.Rule) *egress.Policy {
 		t.Helper()
-		p, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: rules})
+		p, err := egress.NewPolicy(egress.PolicyConfig{Rules: rules})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	allow25 := sockets.Rule{Name: "mail-relay", Action: sockets.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}}
+	allow25 := egress.Rule{Name: "mail-relay", Action: egress.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}}
 	tests := []struct {
 		name    string
-		rules   []sockets.Rule
+		rules   []egress.Rule
 		allowed bool
 	}{
 		{"no rule", nil, false},
-		{"rule for the host and port 25", []sockets.Rule{allow25}, true},
-		{"rule for the host, any port", []sockets.Rule{{Action: sockets.Allow, Hosts: []string{"mx.example.com"}}}, false},
-		{"rule for another host", []sockets.Rule{{Action: sockets.Allow, Hosts: []string{"mx.example.org"}, Ports: []string{"25"}}}, false},
-		{"deny wins", []sockets.Rule{allow25, {Name: "no-example", Action: sockets.Deny, Hosts: []string{"*.example.com"}}}, false},
+		{"rule for the host and port 25", []egress.Rule{allow25}, true},
+		{"rule for the host, any port", []egress.Rule{{Action: egress.Allow, Hosts: []string{"mx.example.com"}}}, false},
+		{"rule for another host", []egress.Rule{{Action: egress.Allow, Hosts: []string{"mx.example.org"}, Ports: []string{"25"}}}, false},
+		{"deny wins", []egress.Rule{allow25, {Name: "no-example", Action: egress.Deny, Hosts: []string{"*.example.com"}}}, false},
 	}
 	for _, sec := range secureModes {
 		srv := newServer(t, &smtptest.Options{TLSConfig: cfg, ImplicitTLS: sec == smtp.SecurityTLS, Users: users})
@@ -100,7 +101,7 @@ func TestPort25MessageNamesRule(t *testing.T) {
 // Policy applies to the submission ports too: a deny rule for the host
 // refuses it before any connection.
 func TestPolicyDeniesSubmissionHost(t *testing.T) {
-	p, err := sockets.NewPolicy(sockets.PolicyConfig{Default: sockets.Deny, Rules: []sockets.Rule{{Name: "only-our-relay", Action: sockets.Allow, Hosts: []string{"smtp.example.com"}, Ports: []string{"587"}}}})
+	p, err := egress.NewPolicy(egress.PolicyConfig{Default: egress.Deny, Rules: []egress.Rule{{Name: "only-our-relay", Action: egress.Allow, Hosts: []string{"smtp.example.com"}, Ports: []string{"587"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

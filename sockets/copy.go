@@ -125,3 +125,16 @@ func (s *Socket) WriteTo(w io.Writer) (int64, error) {
 
 type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
+
+// countIn and countOut count bytes moved by the io.Copy fast paths.
+func (s *Socket) countIn(n int64) {
+	if e := s.opts.eg; e != nil && e.count != nil && n > 0 {
+		e.count.BytesRead(n)
+	}
+}
+
+func (s *Socket) countOut(n int64) {
+	if e := s.opts.eg; e != nil && e.count != nil && n > 0 {
+		e.count.BytesWritten(n)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -14,12 +13,11 @@ import (
 // egress is one connection's policy, scope and proxy state, shared by a
 // socket and the socket StartTLS returns for it.
 type egress struct {
-	p       *Policy
-	scope   *Scope
-	metrics *Metrics
-	via     DialFunc // the proxy's dial, or nil
-	check   bool     // address rules decide at dial time
-	host    string   // the name as host rules match it
+	req   Request  // what the policy was asked
+	scope *Scope   // req.Scope
+	count Counter  // the policy's counters, or nil
+	check Checker  // decides the addresses at dial time, or nil
+	via   DialFunc // the proxy's dial, or nil
 
 	sock  atomic.Pointer[Socket] // the connection's current socket; nil once it ended
 	state uint8                  // scope membership, guarded by scope.mu
@@ -27,15 +25,10 @@ type egress struct {
 }
 
 // checkConnect runs the checks that can be decided when Connect is called,
-// before any network traffic: the scope requirement, the proxy choice, and
-// the hostname-, port- and (for IP literals) address-level egress rules.
+// before any network traffic: the proxy choice and the policy's checks
+// (scope requirement, hostname, port and, for IP literals, address rules).
 // It records in o what the dial needs.
 func checkConnect(ctx context.Context, o *Options, a Address) error {
-	var p *Policy
-	if o.Policy != nil {
-		p = o.Policy.Policy()
-	}
-	p = p.orDefault()
 	sc := ScopeFrom(ctx)
 	var via DialFunc
 	if o.Proxy != nil {
@@ -47,44 +40,23 @@ func checkConnect(ctx context.Context, o *Options, a Address) error {
 			return errorf(ErrInvalidOptions, "choosing the egress proxy: "+err.Error())
 		}
 	}
-	if p == defaultPolicy && sc == nil && via == nil && a.Port != 25 {
-		// The default policy allows all but port 25 and records nothing:
-		// no decision to make, nothing to track.
-		return nil
-	}
-	proxied := via != nil || o.Dial != nil
-	if p.cfg.RequireScope && sc == nil {
-		d := Decision{Host: a.Hostname, Port: a.Port, rule: -1, Reason: ReasonRequireScope}
-		p.name(&d)
-		p.record(ctx, &d, nil)
-		if p.enforced(&d) {
-			return d.err()
-		}
-	}
-	host, check := "", false
-	if ip, ok := parseLiteral(a.Hostname); ok {
-		d := p.decideAddr("", ip, a.Port)
-		d.Host, d.literal, d.proxied = a.Hostname, true, proxied
-		p.record(ctx, &d, sc)
-		if p.enforced(&d) {
-			return d.err()
+	req := Request{Address: a, Scope: sc, Proxied: via != nil || o.Dial != nil}
+	var v Verdict
+	if o.Policy == nil {
+		// The default policy allows all but port 25 and records nothing.
+		if err := checkDefault(a); err != nil {
+			return err
 		}
 	} else {
-		host = a.Hostname // already lower case, no trailing dot
-		d, final := p.decideName(host, a.Port, proxied)
-		if final {
-			p.record(ctx, &d, sc)
-			if p.enforced(&d) {
-				return d.err()
-			}
-		} else {
-			check = true
+		var err error
+		if v, err = o.Policy.CheckConnect(ctx, req); err != nil {
+			return err
 		}
 	}
-	if sc == nil && p.cfg.Metrics == nil && via == nil && !check {
+	if sc == nil && v.Count == nil && via == nil && v.Check == nil {
 		return nil // nothing to track: the plain dial
 	}
-	o.eg = &egress{p: p, scope: sc, metrics: p.cfg.Metrics, via: via, check: check, host: host}
+	o.eg = &egress{req: req, scope: sc, count: v.Count, check: v.Check, via: via}
 	return nil
 }
 
@@ -92,22 +64,21 @@ func checkConnect(ctx context.Context, o *Options, a Address) error {
 // Connect, after checkConnect and before the dial starts.
 func (s *Socket) admit() error {
 	e := s.opts.eg
-	if e == nil || (e.scope == nil && e.metrics == nil) {
+	if e == nil || (e.scope == nil && e.count == nil) {
 		return nil // nothing to track for this connection
 	}
 	if e.scope != nil {
 		if err := e.scope.join(e, s); err != nil {
-			if e.metrics != nil && isLimit(err) {
-				e.metrics.limited.Add(1)
+			if e.count != nil && isLimit(err) {
+				e.count.ConnectLimited()
 			}
 			return err
 		}
 	} else {
 		e.sock.Store(s)
 	}
-	if m := e.metrics; m != nil {
-		m.opened.Add(1)
-		m.open.Add(1)
+	if e.count != nil {
+		e.count.SocketOpened()
 	}
 	s.addCloseHook(func() { e.leave(s) })
 	return nil
@@ -123,7 +94,7 @@ func isLimit(err error) bool {
 // It runs before s ends.
 func (s *Socket) handOff(ns *Socket) {
 	e := s.opts.eg
-	if e == nil || (e.scope == nil && e.metrics == nil) {
+	if e == nil || (e.scope == nil && e.count == nil) {
 		return
 	}
 	if sc := e.scope; sc != nil {
@@ -160,8 +131,8 @@ func (e *egress) leave(s *Socket) {
 	} else if !e.sock.CompareAndSwap(s, nil) {
 		return
 	}
-	if m := e.metrics; m != nil {
-		m.open.Add(-1)
+	if e.count != nil {
+		e.count.SocketClosed()
 	}
 }
 
@@ -188,53 +159,38 @@ func dialNext(ctx context.Context, o *Options, a Address) (net.Conn, error) {
 		return e.via(ctx, "tcp", addr)
 	case o.Dial != nil:
 		return o.Dial(ctx, "tcp", addr)
-	case e != nil && e.check:
+	case e != nil && e.check != nil:
 		return e.dialChecked(ctx, a)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", addr)
 }
 
-// dialChecked resolves a's name, decides each address, and dials the
-// allowed ones in turn. A Control hook decides again on the address the
+// dialChecked resolves a's name, has the policy decide each address, and
+// dials the allowed ones in turn. A Control hook checks the address the
 // kernel is asked to connect to, so what is checked is what is dialled.
 func (e *egress) dialChecked(ctx context.Context, a Address) (net.Conn, error) {
-	p := e.p
-	r := p.cfg.Resolver
-	if r == nil {
-		r = net.DefaultResolver
-	}
-	ips, err := r.LookupNetIP(ctx, "ip", a.Hostname)
+	ips, err := e.check.LookupNetIP(ctx, "ip", a.Hostname)
 	if err != nil {
 		return nil, err
 	}
 	if len(ips) == 0 {
 		return nil, &net.DNSError{Err: "no addresses", Name: a.Hostname, IsNotFound: true}
 	}
-	allowed := make([]Decision, 0, len(ips))
-	var denied []Decision
-	for _, ip := range ips {
-		d := p.decideAddr(e.host, ip, a.Port)
-		d.Host = a.Hostname
-		if p.enforced(&d) {
-			p.record(ctx, &d, e.scope)
-			denied = append(denied, d)
-			continue
-		}
-		d.IP = ip // dial it as resolved (zone kept); decisions use the canonical form
-		allowed = append(allowed, d)
+	allowed, err := e.check.CheckAddrs(ctx, e.req, ips)
+	if err != nil {
+		return nil, err
 	}
 	if len(allowed) == 0 {
-		return nil, noneAllowed(a.Hostname, denied)
+		return nil, errorf(ErrDenied, "the egress policy allows none of the addresses of "+quote(a.Hostname))
 	}
 	var firstErr error
-	for i := range allowed {
-		d := &allowed[i]
+	for i, ip := range allowed {
 		dialer := net.Dialer{ControlContext: func(ctx context.Context, _, address string, _ syscall.RawConn) error {
-			return e.control(ctx, a, address, d)
+			return e.control(ctx, address, ip)
 		}}
 		dctx, cancel := partialDeadline(ctx, len(allowed)-i)
-		c, err := dialer.DialContext(dctx, "tcp", netip.AddrPortFrom(d.IP, uint16(a.Port)).String())
+		c, err := dialer.DialContext(dctx, "tcp", netip.AddrPortFrom(ip, uint16(a.Port)).String())
 		cancel()
 		if err == nil {
 			return c, nil
@@ -249,47 +205,21 @@ func (e *egress) dialChecked(ctx context.Context, a Address) (net.Conn, error) {
 	return nil, firstErr
 }
 
-// control decides on the address a socket is about to connect to. prev,
-// when not nil, is the decision made for the address the dial was given; it
-// stands if the kernel is connecting to exactly that address.
-func (e *egress) control(ctx context.Context, a Address, address string, prev *Decision) error {
+// control checks the address a socket is about to connect to. checked is
+// the address the policy allowed for this dial; it stands if the kernel is
+// connecting to exactly that address, and anything else is decided anew.
+func (e *egress) control(ctx context.Context, address string, checked netip.Addr) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return errorf(ErrDenied, "cannot check "+quote(address)+" against the egress policy: "+err.Error())
 	}
-	var d Decision
-	if prev != nil && ap.Addr() == prev.IP && int(ap.Port()) == a.Port {
-		d = *prev
-		d.IP = canonical(d.IP)
-	} else {
-		d = e.p.decideAddr(e.host, ap.Addr(), int(ap.Port()))
-		d.Host = a.Hostname
+	if ap.Addr() == checked && int(ap.Port()) == e.req.Address.Port {
+		return nil
 	}
-	e.p.record(ctx, &d, e.scope)
-	if e.p.enforced(&d) {
-		return d.err()
-	}
-	return nil
-}
-
-func noneAllowed(host string, denied []Decision) error {
-	if len(denied) == 1 {
-		return denied[0].err()
-	}
-	var b strings.Builder
-	b.WriteString(quote(host) + " resolved to ")
-	for i, d := range denied {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(d.IP.String())
-	}
-	b.WriteString(" and the egress policy allows none of them")
-	for _, d := range denied {
-		b.WriteString("; ")
-		b.WriteString(d.String())
-	}
-	return errorf(ErrDenied, b.String())
+	r := e.req
+	r.Address.Port = int(ap.Port())
+	_, err = e.check.CheckAddrs(ctx, r, []netip.Addr{ap.Addr()})
+	return err
 }
 
 // partialDeadline gives one of n remaining addresses its share of ctx's

@@ -43,14 +43,16 @@
 //
 // # Workers' rules and the egress policy
 //
-// Every connect goes through an egress policy: [Options].Policy, built with
-// [NewPolicy] (or [PublicInternetOnly] for user-supplied addresses), loaded
-// from a file with [LoadPolicyConfig], and swapped at run time through a
-// [PolicyHolder]. A nil policy refuses only port 25, as on Workers. Address
-// rules are checked on every resolved IP at dial time. [Scope] and
-// [WithScope] give request scopes (at most 6 open sockets by default, all
-// closed when the scope ends); [Options].Proxy routes through a
-// [SOCKS5Proxy], an [HTTPProxy] or [ProxyFromEnvironment].
+// Every connect goes through an egress policy: [Options].Policy takes any
+// [Policy], the small interface that package egress implements (rules,
+// address classes, presets such as egress.PublicInternetOnly, atomic
+// swaps, metrics; policy files in egress/policyfile). A nil policy refuses
+// only port 25, as on Workers. Address rules are checked on every resolved
+// IP at dial time. [Scope] and [WithScope] give request scopes (at most 6
+// open sockets by default, all closed when the scope ends);
+// [Options].Proxy routes through an egress proxy ([Proxy]; package proxy
+// has SOCKS5, HTTP CONNECT and the proxy environment variables). Package
+// sockets itself uses the standard library only.
 //
 // [Dial] is Connect followed by waiting for the socket to open, in the
 // caller's goroutine: the form for dial functions.

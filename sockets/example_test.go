@@ -114,3 +114,20 @@ func ExampleOptions_allowHalfOpen() {
 	fmt.Println(string(q), s.Err())
 	// Output: question? <nil>
 }
+
+// A Scope closes every socket connected in it when it ends.
+func ExampleNewScope() {
+	srv, _ := sockettest.NewEcho()
+	defer srv.Close()
+
+	scope := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Name: "job-1", Limit: 2})
+	ctx := sockets.WithScope(context.Background(), scope)
+	s, _ := sockets.Connect(ctx, srv.Addr(), nil)
+	s.Opened(ctx)
+
+	scope.Close()
+	<-s.Closed()
+	fmt.Println("closed with the scope:", s.Err() == nil)
+	// Output:
+	// closed with the scope: true
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -137,4 +138,13 @@ func freePort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+func newPolicy(t testing.TB, cfg egress.PolicyConfig) *egress.Policy {
+	t.Helper()
+	p, err := egress.NewPolicy(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -23,6 +23,21 @@ const (
 // It has the signature of [net.Dialer.DialContext], so proxy dialers plug in directly.
 type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 
+// Proxy routes connections through an egress proxy ([Options.Proxy]);
+// package proxy implements it for SOCKS5, HTTP CONNECT and the proxy
+// environment variables.
+//
+// Through a proxy, the policy's hostname and port rules still apply before
+// anything is sent, and address rules still apply to IP literals; a name
+// is handed to the proxy unresolved (as curl's socks5h:// does), so which
+// addresses it may reach is the proxy's decision.
+type Proxy interface {
+	// ProxyFor returns the function that dials a through the proxy, or nil
+	// to connect directly. Connect calls it once per connection, before any
+	// network traffic; it must not block.
+	ProxyFor(a Address) (DialFunc, error)
+}
+
 // Options are the connect options. The zero value (and a nil *Options) mean
 // the Sockets API defaults: plain TCP, allowHalfOpen false, the system's TLS
 // roots. Connect copies them; the caller may reuse or change them afterwards.
@@ -47,17 +62,18 @@ type Options struct {
 	// Dial's job (as it is a proxy's). Prefer Proxy for proxies.
 	Dial DialFunc
 
-	// Policy is the egress policy: a [*Policy], or a [*PolicyHolder] whose
-	// policy can be swapped while the program runs. Nil means the default
-	// policy: everything allowed but port 25, as on Cloudflare Workers.
-	Policy PolicySource
+	// Policy is the egress policy (see [Policy]): an egress.Policy, or an
+	// egress.PolicyHolder whose policy can be swapped while the program
+	// runs. Nil means the default policy: everything allowed but port 25,
+	// as on Cloudflare Workers.
+	Policy Policy
 
-	// Proxy, when set, chooses an egress proxy (SOCKS5, HTTP CONNECT) for
-	// each connection; see [SOCKS5Proxy], [HTTPProxy] and
-	// [ProxyFromEnvironment]. Hostname and port rules still apply here;
-	// the name is handed to the proxy unresolved, so address rules for
-	// names are the proxy's job (IP literals are still checked here).
-	// Setting both Dial and Proxy is an error.
+	// Proxy, when set, chooses an egress proxy for each connection; package
+	// proxy has SOCKS5, HTTP CONNECT and the proxy environment variables.
+	// Hostname and port rules still apply here; the name is handed to the
+	// proxy unresolved, so address rules for names are the proxy's job (IP
+	// literals are still checked here). Setting both Dial and Proxy is an
+	// error.
 	Proxy Proxy
 
 	// Layers run around the dial of every connection, the first outermost:

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -155,8 +156,8 @@ func TestScopeWaitBoundedByContext(t *testing.T) {
 
 func TestScopeFailFast(t *testing.T) {
 	srv := newArrivals(t)
-	var m sockets.Metrics
-	p := newPolicy(t, sockets.PolicyConfig{Metrics: &m})
+	var m egress.Metrics
+	p := newPolicy(t, egress.PolicyConfig{Metrics: &m})
 	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Limit: 2, FailFast: true, Name: "ff"})
 	defer sc.Close()
 	ctx := sockets.WithScope(ctxT(t), sc)
@@ -247,8 +248,8 @@ func TestScopeStartTLSKeepsSlot(t *testing.T) {
 	ca := newCA(t)
 	srv := starttlsServer(t, ca)
 	other := newArrivals(t)
-	var m sockets.Metrics
-	p := newPolicy(t, sockets.PolicyConfig{Metrics: &m})
+	var m egress.Metrics
+	p := newPolicy(t, egress.PolicyConfig{Metrics: &m})
 	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Limit: 1})
 	defer sc.Close()
 	ctx := sockets.WithScope(ctxT(t), sc)

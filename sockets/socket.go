@@ -513,8 +513,8 @@ func (s *Socket) Read(b []byte) (int, error) {
 	}
 	n, err := s.conn.Read(b)
 	s.rmu.Unlock()
-	if e := s.opts.eg; e != nil && e.metrics != nil {
-		e.metrics.in.Add(uint64(n))
+	if e := s.opts.eg; e != nil && e.count != nil {
+		e.count.BytesRead(int64(n))
 	}
 	if err != nil {
 		err = s.readFailed(err)
@@ -588,8 +588,8 @@ func (s *Socket) Write(b []byte) (int, error) {
 		n, err = s.conn.Write(b)
 	}
 	s.wmu.Unlock()
-	if e := s.opts.eg; e != nil && e.metrics != nil {
-		e.metrics.out.Add(uint64(n))
+	if e := s.opts.eg; e != nil && e.count != nil {
+		e.count.BytesWritten(int64(n))
 	}
 	if err != nil {
 		err = s.writeFailed(err)

@@ -25,6 +25,7 @@ import (
 	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/dialers/sshdial"
 	"github.com/outboundhq/outbound/dialers/sshdial/sshtest"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/internal/testenv"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
@@ -183,7 +184,7 @@ func TestDialHandshakeBoundedByContext(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
-	deny, err := sockets.NewPolicy(sockets.PolicyConfig{Rules: []sockets.Rule{{Name: "no-loopback", Action: sockets.Deny, Addrs: []string{"loopback"}}}})
+	deny, err := egress.NewPolicy(egress.PolicyConfig{Rules: []egress.Rule{{Name: "no-loopback", Action: egress.Deny, Addrs: []string{"loopback"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

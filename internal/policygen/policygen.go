@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/outboundhq/outbound/sockets"
+	"github.com/outboundhq/outbound/egress"
 )
 
 // Size is the number of rules Rules returns.
@@ -18,23 +18,23 @@ const Size = 1000
 // rules with port ranges, single-port denials, and address classes. The
 // extra rules take the place of the last single-port denials, so the total
 // stays Size.
-func Rules(extra ...sockets.Rule) []sockets.Rule {
-	rules := make([]sockets.Rule, 0, Size)
-	rules = append(rules, sockets.Rule{Name: "no-internal", Action: sockets.Deny, Addrs: []string{"private", "link-local", "metadata", "unspecified"}})
+func Rules(extra ...egress.Rule) []egress.Rule {
+	rules := make([]egress.Rule, 0, Size)
+	rules = append(rules, egress.Rule{Name: "no-internal", Action: egress.Deny, Addrs: []string{"private", "link-local", "metadata", "unspecified"}})
 	for i := 0; len(rules) < 400; i++ {
-		rules = append(rules, sockets.Rule{Action: sockets.Allow, Hosts: []string{fmt.Sprintf("api%d.partner%d.example", i, i%37)}, Ports: []string{"443"}})
+		rules = append(rules, egress.Rule{Action: egress.Allow, Hosts: []string{fmt.Sprintf("api%d.partner%d.example", i, i%37)}, Ports: []string{"443"}})
 	}
 	for i := 0; len(rules) < 600; i++ {
-		rules = append(rules, sockets.Rule{Action: sockets.Allow, Hosts: []string{fmt.Sprintf("*.tenant%d.example.net", i)}})
+		rules = append(rules, egress.Rule{Action: egress.Allow, Hosts: []string{fmt.Sprintf("*.tenant%d.example.net", i)}})
 	}
 	for i := 0; len(rules) < 800; i++ {
-		rules = append(rules, sockets.Rule{Action: sockets.Deny, Addrs: []string{fmt.Sprintf("%d.%d.0.0/16", 20+i/200, i%200), fmt.Sprintf("2001:db8:%x::/48", i)}})
+		rules = append(rules, egress.Rule{Action: egress.Deny, Addrs: []string{fmt.Sprintf("%d.%d.0.0/16", 20+i/200, i%200), fmt.Sprintf("2001:db8:%x::/48", i)}})
 	}
 	for i := 0; len(rules) < 950; i++ {
-		rules = append(rules, sockets.Rule{Action: sockets.Allow, Addrs: []string{fmt.Sprintf("198.60.%d.0/24", i)}, Ports: []string{fmt.Sprintf("%d-%d", 8000+i, 8100+i)}})
+		rules = append(rules, egress.Rule{Action: egress.Allow, Addrs: []string{fmt.Sprintf("198.60.%d.0/24", i)}, Ports: []string{fmt.Sprintf("%d-%d", 8000+i, 8100+i)}})
 	}
 	for len(rules) < Size-len(extra) {
-		rules = append(rules, sockets.Rule{Action: sockets.Deny, Ports: []string{fmt.Sprint(6000 + len(rules))}})
+		rules = append(rules, egress.Rule{Action: egress.Deny, Ports: []string{fmt.Sprint(6000 + len(rules))}})
 	}
 	return append(rules, extra...)
 }

@@ -3,16 +3,15 @@ package policygen
 import (
 	"testing"
 
+	"github.com/outboundhq/outbound/egress"
 	"go.uber.org/goleak"
-
-	"github.com/outboundhq/outbound/sockets"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRules(t *testing.T) {
-	extra := sockets.Rule{Name: "extra", Action: sockets.Allow, Hosts: []string{"bench.internal"}}
-	for _, rules := range [][]sockets.Rule{Rules(), Rules(extra)} {
+	extra := egress.Rule{Name: "extra", Action: egress.Allow, Hosts: []string{"bench.internal"}}
+	for _, rules := range [][]egress.Rule{Rules(), Rules(extra)} {
 		if len(rules) != Size {
 			t.Fatalf("%d rules, want %d", len(rules), Size)
 		}
@@ -20,7 +19,7 @@ func TestRules(t *testing.T) {
 	if r := Rules(extra); r[Size-1].Name != "extra" {
 		t.Fatalf("the extra rule is not last: %+v", r[Size-1])
 	}
-	p, err := sockets.NewPolicy(sockets.PolicyConfig{Default: sockets.Deny, Rules: Rules()})
+	p, err := egress.NewPolicy(egress.PolicyConfig{Default: egress.Deny, Rules: Rules()})
 	if err != nil {
 		t.Fatal(err)
 	}

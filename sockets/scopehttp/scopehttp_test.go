@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/scopehttp"
 	"github.com/outboundhq/outbound/sockets/sockettest"
@@ -85,7 +86,7 @@ func TestMiddlewareClosesSockets(t *testing.T) {
 // own limit.
 func TestMiddlewareLimitAndRequireScope(t *testing.T) {
 	backend := echo(t)
-	p, err := sockets.NewPolicy(sockets.PolicyConfig{RequireScope: true})
+	p, err := egress.NewPolicy(egress.PolicyConfig{RequireScope: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestMiddlewareLimitAndRequireScope(t *testing.T) {
 func ExampleMiddleware() {
 	backend, _ := sockettest.NewEcho()
 	defer backend.Close()
-	policy, _ := sockets.NewPolicy(sockets.PolicyConfig{RequireScope: true})
+	policy, _ := egress.NewPolicy(egress.PolicyConfig{RequireScope: true})
 	opts := &sockets.Options{Policy: policy}
 
 	handler := scopehttp.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

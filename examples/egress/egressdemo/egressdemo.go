@@ -39,6 +39,8 @@ import (
 	"time"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
+	"github.com/outboundhq/outbound/egress/policyfile"
 	"github.com/outboundhq/outbound/examples/internal/example"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/scopehttp"
@@ -94,11 +96,11 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	cfg, err := sockets.LoadPolicyConfig(path)
+	cfg, err := policyfile.Load(path)
 	if err != nil {
 		return err
 	}
-	var metrics sockets.Metrics
+	var metrics egress.Metrics
 	cfg.Metrics = &metrics
 	cfg.Resolver = internalDNS{"backend.internal": netip.MustParseAddr("127.0.0.1")}
 	cfg.Logger = slog.New(slog.NewTextHandler(prefixWriter{out, "   log: "}, &slog.HandlerOptions{
@@ -109,17 +111,17 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 			return a
 		},
 	}))
-	policy, err := sockets.NewPolicy(cfg)
+	policy, err := egress.NewPolicy(cfg)
 	if err != nil {
 		return err
 	}
-	holder := sockets.NewPolicyHolder(policy)
+	holder := egress.NewPolicyHolder(policy)
 	fmt.Fprintf(out, "2. policy loaded from %s: %d rules, default %s, require_scope %v\n", filepath.Base(path), len(cfg.Rules), cfg.Default, cfg.RequireScope)
 
 	// A broken edit is refused with its line; the policy in force stays.
 	broken := filepath.Join(dir, "broken.yaml")
 	os.WriteFile(broken, []byte("default: deny\nrules:\n  - name: oops\n    action: allow\n    addrs: [10.0.0.0/33]\n"), 0o600)
-	err = holder.LoadFile(broken)
+	err = policyfile.Reload(holder, broken)
 	msg := strings.ReplaceAll(fmt.Sprint(err), dir+string(os.PathSeparator), "")
 	fmt.Fprintf(out, "   reload of a broken file refused: %s\n   policy in force unchanged: %v\n\n", msg, holder.Policy() == policy)
 
@@ -212,7 +214,7 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 
 	st := metrics.Stats()
 	fmt.Fprintf(out, "5. counters: allowed %d, denied %d (by rule %d, by default %d, no scope %d), open %d\n",
-		st.Allowed, st.DeniedTotal(), st.Denied[sockets.ReasonRule], st.Denied[sockets.ReasonDefault], st.Denied[sockets.ReasonRequireScope], st.Open)
+		st.Allowed, st.DeniedTotal(), st.Denied[egress.ReasonRule], st.Denied[egress.ReasonDefault], st.Denied[egress.ReasonRequireScope], st.Open)
 	return nil
 }
 

@@ -22,7 +22,7 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{
 		// 1. port 25
 		"1. port 25 with the default policy:\n   sockets: connect mx.example.com:25: denied by egress policy: port 25 (SMTP) is blocked by default",
-		`sockets.Rule{Action: sockets.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}}`,
+		`egress.Rule{Action: egress.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}}`,
 		// 2. the policy file, and a broken reload
 		"2. policy loaded from egress.yaml: 3 rules, default deny, require_scope true",
 		`reload of a broken file refused: policy file broken.yaml:5: addrs: "10.0.0.0/33" is not a CIDR prefix`,

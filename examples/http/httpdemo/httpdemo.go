@@ -9,7 +9,7 @@
 //
 // dialers.NewHTTPTransport gives an http.Transport whose DialContext opens
 // outbound sockets; the transport does TLS over them, so HTTP/2 is
-// negotiated as usual. The policy is sockets.PublicInternetOnly, the preset
+// negotiated as usual. The policy is egress.PublicInternetOnly, the preset
 // for programs that fetch URLs their users give (SSRF protection): loopback,
 // private, link-local and cloud metadata addresses are refused at dial time,
 // whatever name resolves to them. This program adds one rule that allows
@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/examples/internal/example"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
@@ -52,7 +53,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer cancel()
 
 	// The policy: the public internet only, plus the in-process server.
-	cfg := sockets.PublicInternetOnly()
+	cfg := egress.PublicInternetOnly()
 	var rootCAs *tls.Config
 	if *target == "" {
 		srv, ca, err := startServer()
@@ -61,12 +62,12 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer srv.Close()
 		host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-		cfg.Rules = append(cfg.Rules, sockets.Rule{Name: "example-server", Action: sockets.Allow, Addrs: []string{host}, Ports: []string{port}})
+		cfg.Rules = append(cfg.Rules, egress.Rule{Name: "example-server", Action: egress.Allow, Addrs: []string{host}, Ports: []string{port}})
 		rootCAs = ca.ClientConfig()
 		*target = srv.URL + "/hello"
 		fmt.Fprintf(stdout, "in-process HTTPS server (HTTP/2) on %s\n", srv.Listener.Addr())
 	}
-	policy, err := sockets.NewPolicy(cfg)
+	policy, err := egress.NewPolicy(cfg)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package sockets_test
+package egress_test
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -56,8 +57,8 @@ func TestMetricsCountCopies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var m sockets.Metrics
-			o := &sockets.Options{Policy: newPolicy(t, sockets.PolicyConfig{Metrics: &m}), AllowHalfOpen: true}
+			var m egress.Metrics
+			o := &sockets.Options{Policy: newPolicy(t, egress.PolicyConfig{Metrics: &m}), AllowHalfOpen: true}
 			a := connect(t, source().Addr(), o)
 			n, err := c.copy(t, a, o)
 			if err != nil || n != size {

@@ -1,4 +1,4 @@
-package sockets_test
+package proxy_test
 
 import (
 	"bufio"
@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/internal/testenv"
+	"github.com/outboundhq/outbound/proxy"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 )
@@ -286,21 +288,21 @@ func TestProxiesInProcess(t *testing.T) {
 					p.user, p.pass = "alice", "s3cret"
 				}
 			})
-			var proxy sockets.Proxy
+			var via sockets.Proxy
 			if socks {
-				sp := &sockets.SOCKS5Proxy{Addr: px.addr()}
+				sp := &proxy.SOCKS5{Addr: px.addr()}
 				if auth {
 					sp.Username, sp.Password = "alice", "s3cret"
 				}
-				proxy = sp
+				via = sp
 			} else {
-				hp := &sockets.HTTPProxy{Addr: px.addr()}
+				hp := &proxy.HTTP{Addr: px.addr()}
 				if auth {
 					hp.Username, hp.Password = "alice", "s3cret"
 				}
-				proxy = hp
+				via = hp
 			}
-			o := &sockets.Options{Proxy: proxy}
+			o := &sockets.Options{Proxy: via}
 			// By name: the proxy resolves it.
 			s := connect(t, "backend.test:"+port, o)
 			roundTrip(t, s, "through the proxy")
@@ -312,7 +314,7 @@ func TestProxiesInProcess(t *testing.T) {
 			roundTrip(t, s2, "by address")
 			// The proxy refuses port 9: ErrDenied, with the proxy's reason.
 			err := openErr(t, "127.0.0.1:9", o)
-			var pe *sockets.ProxyError
+			var pe *proxy.Error
 			if !isDenied(err) || !errors.As(err, &pe) || (socks && pe.Code != 2) || (!socks && pe.Code != 403) {
 				t.Fatalf("port 9 through the proxy = %v, want a *ProxyError matching ErrDenied", err)
 			}
@@ -327,11 +329,11 @@ func TestProxiesInProcess(t *testing.T) {
 			}
 			if auth {
 				if socks {
-					proxy.(*sockets.SOCKS5Proxy).Password = "wrong"
+					via.(*proxy.SOCKS5).Password = "wrong"
 				} else {
-					proxy.(*sockets.HTTPProxy).Password = "wrong"
+					via.(*proxy.HTTP).Password = "wrong"
 				}
-				err := openErr(t, backend.Addr(), &sockets.Options{Proxy: proxy})
+				err := openErr(t, backend.Addr(), &sockets.Options{Proxy: via})
 				if err == nil || !(strings.Contains(err.Error(), "refused the username and password") || strings.Contains(err.Error(), "407")) {
 					t.Fatalf("wrong password = %v", err)
 				}
@@ -345,7 +347,7 @@ func TestProxiesInProcess(t *testing.T) {
 func TestHTTPProxyEarlyBytes(t *testing.T) {
 	banner := serve(t)(sockettest.NewScripted(sockettest.Send("220 hello\r\n"), sockettest.ExpectLine("QUIT"), sockettest.Send("221 bye\r\n")))
 	px := newTestProxy(t, false, func(p *testProxy) { p.coalesce = true })
-	s := connect(t, banner.Addr(), &sockets.Options{Proxy: &sockets.HTTPProxy{Addr: px.addr()}})
+	s := connect(t, banner.Addr(), &sockets.Options{Proxy: &proxy.HTTP{Addr: px.addr()}})
 	if got := readN(t, s, 11); got != "220 hello\r\n" {
 		t.Fatalf("banner %q", got)
 	}
@@ -364,10 +366,10 @@ func TestProxyPolicy(t *testing.T) {
 	px := newTestProxy(t, true, func(p *testProxy) { p.names["backend.test:"+port] = backend.Addr() })
 	logs := &logRecords{}
 	cfg := denylist()
-	cfg.Rules = append(cfg.Rules, sockets.Rule{Name: "no-blocked", Action: sockets.Deny, Hosts: []string{"blocked.example"}})
+	cfg.Rules = append(cfg.Rules, egress.Rule{Name: "no-blocked", Action: egress.Deny, Hosts: []string{"blocked.example"}})
 	cfg.Logger = slog.New(logs)
 	p := newPolicy(t, cfg)
-	o := &sockets.Options{Policy: p, Proxy: &sockets.SOCKS5Proxy{Addr: px.addr()}}
+	o := &sockets.Options{Policy: p, Proxy: &proxy.SOCKS5{Addr: px.addr()}}
 	for _, addr := range []string{"blocked.example:443", backend.Addr(), "[::ffff:127.0.0.1]:" + port, "mail.example.com:25"} {
 		if _, err := sockets.Connect(ctxT(t), addr, o); !isDenied(err) {
 			t.Fatalf("Connect(%s) through a proxy = %v, want ErrDenied before the proxy", addr, err)
@@ -383,7 +385,7 @@ func TestProxyPolicy(t *testing.T) {
 	if last.Attrs["decision"] != "allow" || last.Attrs["proxied"] != "true" || last.Attrs["ip"] != "" || last.Attrs["host"] != "backend.test" {
 		t.Fatalf("record for the proxied connection = %+v", last)
 	}
-	if _, err := sockets.Connect(ctxT(t), backend.Addr(), &sockets.Options{Proxy: &sockets.SOCKS5Proxy{Addr: px.addr()}, Dial: func(context.Context, string, string) (net.Conn, error) { return nil, nil }}); !errors.Is(err, sockets.ErrInvalidOptions) {
+	if _, err := sockets.Connect(ctxT(t), backend.Addr(), &sockets.Options{Proxy: &proxy.SOCKS5{Addr: px.addr()}, Dial: func(context.Context, string, string) (net.Conn, error) { return nil, nil }}); !errors.Is(err, sockets.ErrInvalidOptions) {
 		t.Fatalf("Dial and Proxy together = %v, want ErrInvalidOptions", err)
 	}
 }
@@ -393,12 +395,12 @@ func TestProxyPolicy(t *testing.T) {
 func TestProxyHandshakeBoundedByContext(t *testing.T) {
 	for _, socks := range []bool{true, false} {
 		px := newTestProxy(t, socks, func(p *testProxy) { p.silent = true })
-		var proxy sockets.Proxy = &sockets.HTTPProxy{Addr: px.addr()}
+		var via sockets.Proxy = &proxy.HTTP{Addr: px.addr()}
 		if socks {
-			proxy = &sockets.SOCKS5Proxy{Addr: px.addr()}
+			via = &proxy.SOCKS5{Addr: px.addr()}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		s, err := sockets.Connect(ctx, "example.com:443", &sockets.Options{Proxy: proxy})
+		s, err := sockets.Connect(ctx, "example.com:443", &sockets.Options{Proxy: via})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,7 +412,7 @@ func TestProxyHandshakeBoundedByContext(t *testing.T) {
 		s.Close()
 		// Cancelled, not timed out.
 		ctx, cancel = context.WithCancel(context.Background())
-		s, _ = sockets.Connect(ctx, "example.com:443", &sockets.Options{Proxy: proxy})
+		s, _ = sockets.Connect(ctx, "example.com:443", &sockets.Options{Proxy: via})
 		go func() { time.Sleep(20 * time.Millisecond); cancel() }()
 		if _, err := s.Opened(ctxT(t)); !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled (socks %v) = %v", socks, err)
@@ -434,7 +436,7 @@ func TestProxyURL(t *testing.T) {
 		{"http://", "", "has no host"},
 	}
 	for _, c := range cases {
-		p, err := sockets.ProxyURL(c.in)
+		p, err := proxy.FromURL(c.in)
 		if c.err != "" {
 			if !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("ProxyURL(%q) = %v, want an error containing %q", c.in, err, c.err)
@@ -446,9 +448,9 @@ func TestProxyURL(t *testing.T) {
 		}
 		var got string
 		switch p := p.(type) {
-		case *sockets.SOCKS5Proxy:
+		case *proxy.SOCKS5:
 			got = "socks5 " + p.Addr + " " + p.Username + " " + p.Password
-		case *sockets.HTTPProxy:
+		case *proxy.HTTP:
 			got = "http " + p.Addr + " " + p.Username + " " + p.Password + " " + strconv.FormatBool(p.TLSConfig != nil)
 		}
 		if got != c.want {
@@ -468,7 +470,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 		}
 		return x
 	}
-	if d, err := sockets.ProxyFromEnvironment().ProxyFor(a("example.com:443")); d != nil || err != nil {
+	if d, err := proxy.FromEnvironment().ProxyFor(a("example.com:443")); d != nil || err != nil {
 		t.Fatalf("no variables: %v %v, want direct", d != nil, err)
 	}
 	backend := echo(t)
@@ -477,7 +479,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 	httpx := newTestProxy(t, false, func(p *testProxy) { p.names["backend.test:"+port] = backend.Addr() })
 	t.Setenv("HTTPS_PROXY", "http://"+httpx.addr())
 	t.Setenv("NO_PROXY", "internal.example,10.0.0.0/8")
-	env := sockets.ProxyFromEnvironment()
+	env := proxy.FromEnvironment()
 	for _, c := range []struct {
 		addr  string
 		proxy bool
@@ -498,14 +500,14 @@ func TestProxyFromEnvironment(t *testing.T) {
 	roundTrip(t, s, "via HTTPS_PROXY")
 	// ALL_PROXY wins over HTTPS_PROXY.
 	t.Setenv("all_proxy", "socks5h://"+socks.addr())
-	s = connect(t, "backend.test:"+port, &sockets.Options{Proxy: sockets.ProxyFromEnvironment()})
+	s = connect(t, "backend.test:"+port, &sockets.Options{Proxy: proxy.FromEnvironment()})
 	roundTrip(t, s, "via ALL_PROXY")
 	if len(socks.seen()) != 1 || len(httpx.seen()) != 1 {
 		t.Fatalf("socks saw %v, http saw %v", socks.seen(), httpx.seen())
 	}
 	// A bad variable fails Connect with a message naming it.
 	t.Setenv("all_proxy", "gopher://x")
-	_, err := sockets.Connect(ctxT(t), "backend.test:"+port, &sockets.Options{Proxy: sockets.ProxyFromEnvironment()})
+	_, err := sockets.Connect(ctxT(t), "backend.test:"+port, &sockets.Options{Proxy: proxy.FromEnvironment()})
 	if !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), "ALL_PROXY") {
 		t.Fatalf("bad ALL_PROXY = %v", err)
 	}
@@ -516,24 +518,24 @@ func TestProxyFromEnvironment(t *testing.T) {
 // destination port 9.
 func TestRealSOCKS5Proxy(t *testing.T) {
 	addr := testenv.Get(t, "OUTBOUND_TEST_SOCKS5")
-	testRealProxy(t, &sockets.SOCKS5Proxy{Addr: addr}, 2)
+	testRealProxy(t, &proxy.SOCKS5{Addr: addr}, 2)
 }
 
 func TestRealHTTPProxy(t *testing.T) {
 	addr := testenv.Get(t, "OUTBOUND_TEST_HTTP_PROXY")
-	testRealProxy(t, &sockets.HTTPProxy{Addr: addr}, 403)
+	testRealProxy(t, &proxy.HTTP{Addr: addr}, 403)
 }
 
-func testRealProxy(t *testing.T, proxy sockets.Proxy, refusal int) {
+func testRealProxy(t *testing.T, via sockets.Proxy, refusal int) {
 	backend := echo(t)
-	o := &sockets.Options{Proxy: proxy}
+	o := &sockets.Options{Proxy: via}
 	s := connect(t, backend.Addr(), o)
 	roundTrip(t, s, "through a real proxy")
 	s.Close()
 	// Upgrading to TLS through the proxy works too.
 	ca := newCA(t)
 	srv := starttlsServer(t, ca)
-	st := connect(t, srv.Addr(), &sockets.Options{Proxy: proxy, SecureTransport: sockets.SecureTransportStartTLS, TLSConfig: ca.ClientConfig()})
+	st := connect(t, srv.Addr(), &sockets.Options{Proxy: via, SecureTransport: sockets.SecureTransportStartTLS, TLSConfig: ca.ClientConfig()})
 	readN(t, st, 7)
 	st.Write([]byte("STARTTLS\r\n"))
 	readN(t, st, 4)
@@ -548,7 +550,7 @@ func testRealProxy(t *testing.T, proxy sockets.Proxy, refusal int) {
 	}
 	// The proxy refuses port 9.
 	err = openErr(t, "127.0.0.1:9", o)
-	var pe *sockets.ProxyError
+	var pe *proxy.Error
 	if !isDenied(err) || !errors.As(err, &pe) || pe.Code != refusal {
 		t.Fatalf("port 9 through the proxy = %v, want a *ProxyError %d matching ErrDenied", err, refusal)
 	}

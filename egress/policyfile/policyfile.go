@@ -1,4 +1,4 @@
-package sockets
+package policyfile
 
 import (
 	"bytes"
@@ -12,18 +12,21 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/outboundhq/outbound/egress"
+	"github.com/outboundhq/outbound/sockets"
 )
 
-// PolicyFileError reports what is wrong in a policy file and where. It
+// Error reports what is wrong in a policy file and where. It
 // matches [ErrInvalidOptions].
-type PolicyFileError struct {
+type Error struct {
 	File string // as given to ParsePolicyConfig or LoadPolicyConfig
 	Line int    // 1-based; 0 when the problem has no line
 	Msg  string // what is wrong and what to write instead
 }
 
 // Error names the policy file, the line and what is wrong.
-func (e *PolicyFileError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("policy file ")
 	b.WriteString(e.File)
@@ -36,23 +39,23 @@ func (e *PolicyFileError) Error() string {
 	return b.String()
 }
 
-// Is reports that a PolicyFileError is an [ErrInvalidOptions].
-func (e *PolicyFileError) Is(target error) bool { return target == ErrInvalidOptions }
+// Is reports that an Error is a [sockets.ErrInvalidOptions].
+func (e *Error) Is(target error) bool { return target == sockets.ErrInvalidOptions }
 
-// LoadPolicyConfig reads and checks a policy file; see [ParsePolicyConfig].
-func LoadPolicyConfig(path string) (PolicyConfig, error) {
+// Load reads and checks a policy file; see [Parse].
+func Load(path string) (egress.PolicyConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return PolicyConfig{}, err
+		return egress.PolicyConfig{}, err
 	}
-	return ParsePolicyConfig(path, data)
+	return Parse(path, data)
 }
 
-// ParsePolicyConfig reads a policy file's content, in YAML or JSON, and
+// Parse reads a policy file's content, in YAML or JSON, and
 // checks it completely: every rule is compiled, so a config it returns
-// always passes [NewPolicy]. name is used in errors and picks the format:
+// always passes [egress.NewPolicy]. name is used in errors and picks the format:
 // ".json" is JSON, ".yaml" and ".yml" are YAML, anything else is JSON if it
-// starts with '{' and YAML otherwise. Errors are [*PolicyFileError]s with
+// starts with '{' and YAML otherwise. Errors are [*Error]s with
 // the line and what to write instead; unknown keys are errors, so a typo
 // cannot silently drop a rule.
 //
@@ -84,10 +87,10 @@ func LoadPolicyConfig(path string) (PolicyConfig, error) {
 //	    ports: [25]
 //
 // hosts, addrs and ports take a list or a single value. The result has no
-// Logger, Metrics or Resolver: set them before calling NewPolicy.
-func ParsePolicyConfig(name string, data []byte) (PolicyConfig, error) {
-	fail := func(line int, msg string) (PolicyConfig, error) {
-		return PolicyConfig{}, &PolicyFileError{File: name, Line: line, Msg: msg}
+// Logger, Metrics or Resolver: set them before calling [egress.NewPolicy].
+func Parse(name string, data []byte) (egress.PolicyConfig, error) {
+	fail := func(line int, msg string) (egress.PolicyConfig, error) {
+		return egress.PolicyConfig{}, &Error{File: name, Line: line, Msg: msg}
 	}
 	var root *pnode
 	var err error
@@ -97,10 +100,10 @@ func ParsePolicyConfig(name string, data []byte) (PolicyConfig, error) {
 		root, err = parseYAMLNodes(data)
 	}
 	if err != nil {
-		var pe *PolicyFileError
+		var pe *Error
 		if errors.As(err, &pe) {
 			pe.File = name
-			return PolicyConfig{}, pe
+			return egress.PolicyConfig{}, pe
 		}
 		return fail(0, err.Error())
 	}
@@ -110,7 +113,7 @@ func ParsePolicyConfig(name string, data []byte) (PolicyConfig, error) {
 	if root.kind != kindMap {
 		return fail(root.line, "the top level must be a mapping with the keys mode, default, require_scope, rules")
 	}
-	var cfg PolicyConfig
+	var cfg egress.PolicyConfig
 	type itemLines struct {
 		rule, action, name  int
 		hosts, addrs, ports []int
@@ -121,16 +124,16 @@ func ParsePolicyConfig(name string, data []byte) (PolicyConfig, error) {
 		switch kv.key {
 		case "mode":
 			s, ok := v.scalar()
-			if !ok || (s != string(ModeEnforce) && s != string(ModeReport)) {
+			if !ok || (s != string(egress.ModeEnforce) && s != string(egress.ModeReport)) {
 				return fail(v.line, "mode must be \"enforce\" or \"report\", not "+v.describe())
 			}
-			cfg.Mode = Mode(s)
+			cfg.Mode = egress.Mode(s)
 		case "default":
 			s, ok := v.scalar()
-			if !ok || (s != string(Allow) && s != string(Deny)) {
+			if !ok || (s != string(egress.Allow) && s != string(egress.Deny)) {
 				return fail(v.line, "default must be \"allow\" or \"deny\", not "+v.describe())
 			}
-			cfg.Default = Action(s)
+			cfg.Default = egress.Action(s)
 		case "require_scope":
 			s, ok := v.scalar()
 			b, err := strconv.ParseBool(s)
@@ -149,7 +152,7 @@ func ParsePolicyConfig(name string, data []byte) (PolicyConfig, error) {
 				if item.kind != kindMap {
 					return fail(item.line, "each rule must be a mapping with the keys name, action, hosts, addrs, ports, not "+item.describe())
 				}
-				var r Rule
+				var r egress.Rule
 				il := itemLines{rule: item.line, action: item.line, name: item.line}
 				for _, f := range item.pairs {
 					switch f.key {
@@ -161,10 +164,10 @@ func ParsePolicyConfig(name string, data []byte) (PolicyConfig, error) {
 						r.Name, il.name = s, f.val.line
 					case "action":
 						s, ok := f.val.scalar()
-						if !ok || (s != string(Allow) && s != string(Deny)) {
+						if !ok || (s != string(egress.Allow) && s != string(egress.Deny)) {
 							return fail(f.val.line, "action must be \"allow\" or \"deny\", not "+f.val.describe())
 						}
-						r.Action, il.action = Action(s), f.val.line
+						r.Action, il.action = egress.Action(s), f.val.line
 					case "hosts", "addrs", "ports":
 						vals, ls, err := f.val.strings(f.key)
 						if err != nil {
@@ -192,49 +195,54 @@ func ParsePolicyConfig(name string, data []byte) (PolicyConfig, error) {
 			return fail(kv.line, unknownKey(kv.key, "top-level", []string{"mode", "default", "require_scope", "rules"}))
 		}
 	}
-	if _, i, err := compileRules(cfg.Rules); err != nil {
-		se := err.(*specError)
-		il := lines[i]
+	var re *egress.RuleError
+	if err := egress.CheckRules(cfg.Rules); errors.As(err, &re) {
+		il := lines[re.Index]
 		line := il.rule
-		switch se.field {
+		switch re.Field {
 		case "action":
 			line = il.action
 		case "hosts":
-			line = il.hosts[se.item]
+			line = il.hosts[re.Item]
 		case "addrs":
-			line = il.addrs[se.item]
+			line = il.addrs[re.Item]
 		case "ports":
-			line = il.ports[se.item]
+			line = il.ports[re.Item]
 		}
-		return fail(line, se.field+": "+se.msg)
+		return fail(line, re.Field+": "+re.Msg)
+	} else if err != nil {
+		return fail(0, err.Error())
 	}
 	return cfg, nil
 }
 
-// LoadFile reads the policy file at path and, if it is valid, puts it in
-// force; the Logger, Metrics and Resolver of the policy it replaces carry
-// over. An invalid file is refused with a [*PolicyFileError] naming the
-// line and the reason, and the policy in force stays. The new policy is
-// logged (one record) when it has a Logger.
-func (h *PolicyHolder) LoadFile(path string) error {
-	cfg, err := LoadPolicyConfig(path)
+// Reload reads the policy file at path and, if it is valid, puts it in
+// force in h; the Logger, Metrics and Resolver of the policy it replaces
+// carry over. An invalid file is refused with an [*Error] naming the line
+// and the reason, and the policy in force stays. The new policy is logged
+// (one record) when it has a Logger.
+func Reload(h *egress.PolicyHolder, path string) error {
+	cfg, err := Load(path)
 	if err != nil {
 		return err
 	}
-	cur := h.Policy()
-	if cur != nil {
-		cfg.Logger, cfg.Metrics, cfg.Resolver = cur.cfg.Logger, cur.cfg.Metrics, cur.cfg.Resolver
+	if cur := h.Policy(); cur != nil {
+		c := cur.Config()
+		cfg.Logger, cfg.Metrics, cfg.Resolver = c.Logger, c.Metrics, c.Resolver
 	}
-	p, err := NewPolicy(cfg)
+	p, err := egress.NewPolicy(cfg)
 	if err != nil {
 		return err
 	}
 	h.Store(p)
 	if l := cfg.Logger; l != nil {
-		l.Info("egress policy loaded", "file", path, "rules", len(cfg.Rules), "mode", string(p.cfg.Mode), "default", string(p.cfg.Default))
+		c := p.Config()
+		l.Info("egress policy loaded", "file", path, "rules", len(cfg.Rules), "mode", string(c.Mode), "default", string(c.Default))
 	}
 	return nil
 }
+
+func quote(s string) string { return "\"" + s + "\"" }
 
 func unknownKey(k, where string, known []string) string {
 	msg := "unknown " + where + " key " + quote(k)
@@ -361,26 +369,26 @@ func parseYAMLNodes(data []byte) (*pnode, error) {
 }
 
 // yamlError turns "yaml: line 3: did not find expected key" into a
-// PolicyFileError with the line.
+// Error with the line.
 func yamlError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if num, tail, ok := strings.Cut(rest, ":"); ok {
 			if n, err := strconv.Atoi(num); err == nil {
-				return &PolicyFileError{Line: n, Msg: "not valid YAML: " + strings.TrimSpace(tail)}
+				return &Error{Line: n, Msg: "not valid YAML: " + strings.TrimSpace(tail)}
 			}
 		}
 	}
-	return &PolicyFileError{Msg: "not valid YAML: " + msg}
+	return &Error{Msg: "not valid YAML: " + msg}
 }
 
 func fromYAML(y *yaml.Node, depth int) (*pnode, error) {
 	if depth > maxPolicyDepth {
-		return nil, &PolicyFileError{Line: y.Line, Msg: "the document nests too deeply"}
+		return nil, &Error{Line: y.Line, Msg: "the document nests too deeply"}
 	}
 	for y.Kind == yaml.AliasNode {
 		if y.Alias == nil || depth > maxPolicyDepth {
-			return nil, &PolicyFileError{Line: y.Line, Msg: "unresolvable alias"}
+			return nil, &Error{Line: y.Line, Msg: "unresolvable alias"}
 		}
 		y = y.Alias
 		depth++
@@ -399,10 +407,10 @@ func fromYAML(y *yaml.Node, depth int) (*pnode, error) {
 		for i := 0; i+1 < len(y.Content); i += 2 {
 			k, v := y.Content[i], y.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
-				return nil, &PolicyFileError{Line: k.Line, Msg: "keys must be plain words"}
+				return nil, &Error{Line: k.Line, Msg: "keys must be plain words"}
 			}
 			if first, dup := seen[k.Value]; dup {
-				return nil, &PolicyFileError{Line: k.Line, Msg: "key " + quote(k.Value) + " appears twice (first on line " + strconv.Itoa(first) + ")"}
+				return nil, &Error{Line: k.Line, Msg: "key " + quote(k.Value) + " appears twice (first on line " + strconv.Itoa(first) + ")"}
 			}
 			seen[k.Value] = k.Line
 			vn, err := fromYAML(v, depth+1)
@@ -421,7 +429,7 @@ func fromYAML(y *yaml.Node, depth int) (*pnode, error) {
 			n.items = append(n.items, cn)
 		}
 	default:
-		return nil, &PolicyFileError{Line: y.Line, Msg: "unexpected YAML node"}
+		return nil, &Error{Line: y.Line, Msg: "unexpected YAML node"}
 	}
 	return n, nil
 }
@@ -443,17 +451,17 @@ func parseJSONNodes(data []byte) (*pnode, error) {
 	jerr := func(err error) error {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return &PolicyFileError{Line: lineAt(se.Offset - 1), Msg: "not valid JSON: " + se.Error()}
+			return &Error{Line: lineAt(se.Offset - 1), Msg: "not valid JSON: " + se.Error()}
 		}
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			return &PolicyFileError{Line: len(nl) + 1, Msg: "not valid JSON: unexpected end of the file"}
+			return &Error{Line: len(nl) + 1, Msg: "not valid JSON: unexpected end of the file"}
 		}
-		return &PolicyFileError{Msg: "not valid JSON: " + err.Error()}
+		return &Error{Msg: "not valid JSON: " + err.Error()}
 	}
 	var value func(depth int) (*pnode, error)
 	value = func(depth int) (*pnode, error) {
 		if depth > maxPolicyDepth {
-			return nil, &PolicyFileError{Line: lineAt(dec.InputOffset()), Msg: "the document nests too deeply"}
+			return nil, &Error{Line: lineAt(dec.InputOffset()), Msg: "the document nests too deeply"}
 		}
 		tok, err := dec.Token()
 		if err != nil {
@@ -475,7 +483,7 @@ func parseJSONNodes(data []byte) (*pnode, error) {
 					k, _ := kt.(string)
 					kl := lineAt(dec.InputOffset() - 1)
 					if first, dup := seen[k]; dup {
-						return nil, &PolicyFileError{Line: kl, Msg: "key " + quote(k) + " appears twice (first on line " + strconv.Itoa(first) + ")"}
+						return nil, &Error{Line: kl, Msg: "key " + quote(k) + " appears twice (first on line " + strconv.Itoa(first) + ")"}
 					}
 					seen[k] = kl
 					v, err := value(depth + 1)
@@ -516,7 +524,7 @@ func parseJSONNodes(data []byte) (*pnode, error) {
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, &PolicyFileError{Line: lineAt(dec.InputOffset() - 1), Msg: "not valid JSON: more data after the top-level object"}
+		return nil, &Error{Line: lineAt(dec.InputOffset() - 1), Msg: "not valid JSON: more data after the top-level object"}
 	}
 	return root, nil
 }

@@ -1,15 +1,15 @@
-package sockets_test
+package egress_test
 
 import (
 	"testing"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/internal/policygen"
-	"github.com/outboundhq/outbound/sockets"
 )
 
 // thousandRules is the shared 1,000-rule policy, denying by default.
-func thousandRules() sockets.PolicyConfig {
-	return sockets.PolicyConfig{Default: sockets.Deny, Rules: policygen.Rules()}
+func thousandRules() egress.PolicyConfig {
+	return egress.PolicyConfig{Default: egress.Deny, Rules: policygen.Rules()}
 }
 
 func TestThousandRulePolicy(t *testing.T) {

@@ -1,4 +1,4 @@
-package sockets_test
+package egress_test
 
 import (
 	"context"
@@ -14,132 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/sockets"
 )
-
-// --- helpers ---------------------------------------------------------------
-
-// logRecords is a slog.Handler that keeps every record's message and attributes.
-type logRecords struct {
-	mu   sync.Mutex
-	recs []logRecord
-}
-
-type logRecord struct {
-	Level slog.Level
-	Msg   string
-	Attrs map[string]string
-}
-
-func (h *logRecords) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logRecords) Handle(_ context.Context, r slog.Record) error {
-	rec := logRecord{Level: r.Level, Msg: r.Message, Attrs: map[string]string{}}
-	r.Attrs(func(a slog.Attr) bool {
-		rec.Attrs[a.Key] = a.Value.String()
-		return true
-	})
-	h.mu.Lock()
-	h.recs = append(h.recs, rec)
-	h.mu.Unlock()
-	return nil
-}
-func (h *logRecords) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *logRecords) WithGroup(string) slog.Handler      { return h }
-
-func (h *logRecords) all() []logRecord {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.recs)
-}
-
-// resolverFunc is a Resolver the test controls.
-type resolverFunc func(host string) ([]netip.Addr, error)
-
-func (f resolverFunc) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	return f(host)
-}
-
-// resolveTo answers every name with addrs.
-func resolveTo(addrs ...string) sockets.Resolver {
-	return resolverFunc(func(string) ([]netip.Addr, error) {
-		out := make([]netip.Addr, len(addrs))
-		for i, a := range addrs {
-			out[i] = netip.MustParseAddr(a)
-		}
-		return out, nil
-	})
-}
-
-func newPolicy(t testing.TB, cfg sockets.PolicyConfig) *sockets.Policy {
-	t.Helper()
-	p, err := sockets.NewPolicy(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// denylist is the policy a deny-list user writes: default allow, internal
-// classes denied. The bypass tests use it because under it a check that is
-// missing lets the connection through (under PublicInternetOnly an
-// unrecognised address would fall to the default deny by luck).
-func denylist() sockets.PolicyConfig {
-	return sockets.PolicyConfig{Rules: []sockets.Rule{{
-		Name:   "internal",
-		Action: sockets.Deny,
-		Addrs:  []string{"loopback", "private", "link-local", "unspecified", "metadata", "cgnat"},
-	}}}
-}
-
-// listener accepts connections on addr ("127.0.0.1:0") and counts them.
-type listener struct {
-	net.Listener
-	accepted atomic.Int32
-	wg       sync.WaitGroup
-}
-
-func listen(t *testing.T, addr string) *listener {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	ln := &listener{Listener: l}
-	ln.wg.Add(1)
-	go func() {
-		defer ln.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			ln.accepted.Add(1)
-			c.Write([]byte("hi"))
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { l.Close(); ln.wg.Wait() })
-	return ln
-}
-
-func (l *listener) port() string {
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	return p
-}
-
-func isDenied(err error) bool { return errors.Is(err, sockets.ErrDenied) }
-
-// openErr connects and returns the error of Connect or, failing that, Opened.
-func openErr(t *testing.T, addr string, o *sockets.Options) error {
-	t.Helper()
-	s, err := sockets.Connect(ctxT(t), addr, o)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	_, err = s.Opened(ctxT(t))
-	return err
-}
 
 // --- address classes ---------------------------------------------------------
 
@@ -204,7 +81,7 @@ func TestAddrClasses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.ip, func(t *testing.T) {
-			got := sockets.AddrClasses(netip.MustParseAddr(c.ip))
+			got := egress.AddrClasses(netip.MustParseAddr(c.ip))
 			want := slices.Clone(c.want)
 			slices.Sort(got)
 			slices.Sort(want)
@@ -218,19 +95,19 @@ func TestAddrClasses(t *testing.T) {
 // --- rules and precedence ----------------------------------------------------------
 
 func TestDecide(t *testing.T) {
-	p := newPolicy(t, sockets.PolicyConfig{
-		Default: sockets.Deny,
-		Rules: []sockets.Rule{
-			{Name: "no-metadata", Action: sockets.Deny, Addrs: []string{"metadata"}},
-			{Name: "no-admin", Action: sockets.Deny, Hosts: []string{"admin.example.com"}},
-			{Name: "no-debug-port", Action: sockets.Deny, Hosts: []string{"*.example.com"}, Ports: []string{"6000-6999"}},
-			{Name: "web", Action: sockets.Allow, Hosts: []string{"*.example.com", "example.com"}, Ports: []string{"80", "443"}},
-			{Name: "bücher", Action: sockets.Allow, Hosts: []string{"BÜCHER.example."}},
-			{Name: "internal", Action: sockets.Allow, Addrs: []string{"10.20.0.0/16", "fd00:1::/32"}, Ports: []string{"8000-8999"}},
-			{Name: "everything-metadata", Action: sockets.Allow, Addrs: []string{"169.254.169.254"}},
-			{Name: "mail-submission", Action: sockets.Allow, Hosts: []string{"smtp.example.com"}},
-			{Name: "mail-relay", Action: sockets.Allow, Hosts: []string{"relay.example.com"}, Ports: []string{"25"}},
-			{Name: "any-port", Action: sockets.Allow, Hosts: []string{"wide.example.com"}, Ports: []string{"1-65535"}},
+	p := newPolicy(t, egress.PolicyConfig{
+		Default: egress.Deny,
+		Rules: []egress.Rule{
+			{Name: "no-metadata", Action: egress.Deny, Addrs: []string{"metadata"}},
+			{Name: "no-admin", Action: egress.Deny, Hosts: []string{"admin.example.com"}},
+			{Name: "no-debug-port", Action: egress.Deny, Hosts: []string{"*.example.com"}, Ports: []string{"6000-6999"}},
+			{Name: "web", Action: egress.Allow, Hosts: []string{"*.example.com", "example.com"}, Ports: []string{"80", "443"}},
+			{Name: "bücher", Action: egress.Allow, Hosts: []string{"BÜCHER.example."}},
+			{Name: "internal", Action: egress.Allow, Addrs: []string{"10.20.0.0/16", "fd00:1::/32"}, Ports: []string{"8000-8999"}},
+			{Name: "everything-metadata", Action: egress.Allow, Addrs: []string{"169.254.169.254"}},
+			{Name: "mail-submission", Action: egress.Allow, Hosts: []string{"smtp.example.com"}},
+			{Name: "mail-relay", Action: egress.Allow, Hosts: []string{"relay.example.com"}, Ports: []string{"25"}},
+			{Name: "any-port", Action: egress.Allow, Hosts: []string{"wide.example.com"}, Ports: []string{"1-65535"}},
 		},
 	})
 	pub := "93.184.215.14"
@@ -274,7 +151,7 @@ func TestDecide(t *testing.T) {
 }
 
 func TestDecideDefaultPolicy(t *testing.T) {
-	var p *sockets.Policy // nil: the default policy
+	var p *egress.Policy // nil: the default policy
 	for _, c := range []struct {
 		port int
 		ok   bool
@@ -293,29 +170,29 @@ func TestDecideDefaultPolicy(t *testing.T) {
 func TestNewPolicyErrors(t *testing.T) {
 	cases := []struct {
 		name string
-		cfg  sockets.PolicyConfig
+		cfg  egress.PolicyConfig
 		want string
 	}{
-		{"mode", sockets.PolicyConfig{Mode: "audit"}, `mode "audit"`},
-		{"default", sockets.PolicyConfig{Default: "maybe"}, `default "maybe"`},
-		{"no action", sockets.PolicyConfig{Rules: []sockets.Rule{{Hosts: []string{"a.com"}}}}, `rules[0].action: the rule has no action`},
-		{"bad action", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: "permit"}}}, `"permit" is not "allow" or "deny"`},
-		{"bad cidr", sockets.PolicyConfig{Rules: []sockets.Rule{{Name: "x", Action: sockets.Deny, Addrs: []string{"10.0.0.0/33"}}}}, `rules[0] ("x").addrs[0]: "10.0.0.0/33" is not a CIDR`},
-		{"host bits", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Addrs: []string{"10.1.2.3/8"}}}}, `write "10.0.0.0/8"`},
-		{"class typo", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Addrs: []string{"privat"}}}}, `class name (public, private`},
-		{"zone", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Addrs: []string{"fe80::1%eth0"}}}}, `zone id`},
-		{"ip as host", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Hosts: []string{"10.0.0.1"}}}}, `put addresses in addrs`},
-		{"numeric host", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Hosts: []string{"0x7f.1"}}}}, `numeric spelling`},
-		{"star host", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Hosts: []string{"*"}}}}, `leave hosts out`},
-		{"mid star", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Hosts: []string{"a.*.com"}}}}, `whole first label`},
-		{"bad label", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Hosts: []string{"-a.com"}}}}, `starts or ends with '-'`},
-		{"port 0", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Ports: []string{"0"}}}}, `out of range`},
-		{"port word", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Ports: []string{"https"}}}}, `is not a port`},
-		{"reversed", sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Deny, Ports: []string{"9000-8000"}}}}, `write "8000-9000"`},
+		{"mode", egress.PolicyConfig{Mode: "audit"}, `mode "audit"`},
+		{"default", egress.PolicyConfig{Default: "maybe"}, `default "maybe"`},
+		{"no action", egress.PolicyConfig{Rules: []egress.Rule{{Hosts: []string{"a.com"}}}}, `rules[0].action: the rule has no action`},
+		{"bad action", egress.PolicyConfig{Rules: []egress.Rule{{Action: "permit"}}}, `"permit" is not "allow" or "deny"`},
+		{"bad cidr", egress.PolicyConfig{Rules: []egress.Rule{{Name: "x", Action: egress.Deny, Addrs: []string{"10.0.0.0/33"}}}}, `rules[0] ("x").addrs[0]: "10.0.0.0/33" is not a CIDR`},
+		{"host bits", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Addrs: []string{"10.1.2.3/8"}}}}, `write "10.0.0.0/8"`},
+		{"class typo", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Addrs: []string{"privat"}}}}, `class name (public, private`},
+		{"zone", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Addrs: []string{"fe80::1%eth0"}}}}, `zone id`},
+		{"ip as host", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Hosts: []string{"10.0.0.1"}}}}, `put addresses in addrs`},
+		{"numeric host", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Hosts: []string{"0x7f.1"}}}}, `numeric spelling`},
+		{"star host", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Hosts: []string{"*"}}}}, `leave hosts out`},
+		{"mid star", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Hosts: []string{"a.*.com"}}}}, `whole first label`},
+		{"bad label", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Hosts: []string{"-a.com"}}}}, `starts or ends with '-'`},
+		{"port 0", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Ports: []string{"0"}}}}, `out of range`},
+		{"port word", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Ports: []string{"https"}}}}, `is not a port`},
+		{"reversed", egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Deny, Ports: []string{"9000-8000"}}}}, `write "8000-9000"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := sockets.NewPolicy(c.cfg)
+			_, err := egress.NewPolicy(c.cfg)
 			if !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("NewPolicy error = %v, want ErrInvalidOptions containing %q", err, c.want)
 			}
@@ -331,7 +208,7 @@ func TestBypassLiterals(t *testing.T) {
 	ln := listen(t, "127.0.0.1:0")
 	port := ln.port()
 	p := newPolicy(t, denylist())
-	public := newPolicy(t, sockets.PublicInternetOnly())
+	public := newPolicy(t, egress.PublicInternetOnly())
 	cases := []struct {
 		name, host string
 		reaches    bool // connecting without a policy reaches the listener on this machine
@@ -357,7 +234,7 @@ func TestBypassLiterals(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			addr := c.host + ":" + port
-			for _, pol := range []*sockets.Policy{p, public} {
+			for _, pol := range []*egress.Policy{p, public} {
 				_, err := sockets.Connect(ctxT(t), addr, &sockets.Options{Policy: pol})
 				if !isDenied(err) {
 					t.Fatalf("Connect(%s) = %v, want ErrDenied at once", addr, err)
@@ -413,7 +290,7 @@ func TestBypassResolvedNames(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			for _, base := range []sockets.PolicyConfig{denylist(), sockets.PublicInternetOnly()} {
+			for _, base := range []egress.PolicyConfig{denylist(), egress.PublicInternetOnly()} {
 				base.Resolver = resolveTo(c.ips...)
 				err := openErr(t, "innocent.example:"+ln.port(), &sockets.Options{Policy: newPolicy(t, base)})
 				if !isDenied(err) {
@@ -438,7 +315,7 @@ func TestBypassResolvedNames(t *testing.T) {
 func TestDNSRebinding(t *testing.T) {
 	ln := listen(t, "127.0.0.1:0")
 	var calls atomic.Int32
-	cfg := sockets.PublicInternetOnly()
+	cfg := egress.PublicInternetOnly()
 	cfg.Resolver = resolverFunc(func(string) ([]netip.Addr, error) {
 		if calls.Add(1) == 1 {
 			return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
@@ -466,10 +343,10 @@ func TestMixedAnswers(t *testing.T) {
 	good := listen(t, "127.0.0.1:0")
 	bad := listen(t, "127.0.0.2:"+good.port())
 	logs := &logRecords{}
-	p := newPolicy(t, sockets.PolicyConfig{
+	p := newPolicy(t, egress.PolicyConfig{
 		Logger:   slog.New(logs),
 		Resolver: resolveTo("127.0.0.2", "127.0.0.1"),
-		Rules:    []sockets.Rule{{Name: "no-dot-2", Action: sockets.Deny, Addrs: []string{"127.0.0.2"}}},
+		Rules:    []egress.Rule{{Name: "no-dot-2", Action: egress.Deny, Addrs: []string{"127.0.0.2"}}},
 	})
 	s := connect(t, "mixed.example:"+good.port(), &sockets.Options{Policy: p})
 	info := opened(t, s)
@@ -521,13 +398,13 @@ func TestPort25(t *testing.T) {
 	if !isDenied(err) {
 		t.Fatalf("port 25 with the default policy = %v, want ErrDenied", err)
 	}
-	for _, want := range []string{"port 25", "587", `sockets.Rule{Action: sockets.Allow, Hosts: []string{"mail.example.com"}, Ports: []string{"25"}}`, `{action: allow, hosts: ["mail.example.com"], ports: [25]}`} {
+	for _, want := range []string{"port 25", "587", `egress.Rule{Action: egress.Allow, Hosts: []string{"mail.example.com"}, Ports: []string{"25"}}`, `{action: allow, hosts: ["mail.example.com"], ports: [25]}`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q does not contain %q", err, want)
 		}
 	}
 	// The rule the message names works.
-	p := newPolicy(t, sockets.PolicyConfig{Rules: []sockets.Rule{{Action: sockets.Allow, Hosts: []string{"mail.example.com"}, Ports: []string{"25"}}}})
+	p := newPolicy(t, egress.PolicyConfig{Rules: []egress.Rule{{Action: egress.Allow, Hosts: []string{"mail.example.com"}, Ports: []string{"25"}}}})
 	_, err = sockets.Connect(ctxT(t), "mail.example.com:25", &sockets.Options{Policy: p, Dial: func(context.Context, string, string) (net.Conn, error) {
 		return net.Dial("tcp", ln.Addr().String())
 	}})
@@ -541,11 +418,11 @@ func TestPort25(t *testing.T) {
 }
 
 func TestDenialMessages(t *testing.T) {
-	p := newPolicy(t, sockets.PolicyConfig{
-		Default: sockets.Deny,
-		Rules: []sockets.Rule{
-			{Name: "no-internal", Action: sockets.Deny, Addrs: []string{"private"}},
-			{Name: "api", Action: sockets.Allow, Hosts: []string{"api.example.com"}},
+	p := newPolicy(t, egress.PolicyConfig{
+		Default: egress.Deny,
+		Rules: []egress.Rule{
+			{Name: "no-internal", Action: egress.Deny, Addrs: []string{"private"}},
+			{Name: "api", Action: egress.Allow, Hosts: []string{"api.example.com"}},
 		},
 	})
 	cases := []struct {
@@ -579,15 +456,15 @@ func TestDenialMessages(t *testing.T) {
 func TestDecisionRecordsAndCounters(t *testing.T) {
 	ln := listen(t, "127.0.0.1:0")
 	logs := &logRecords{}
-	var m sockets.Metrics
-	p := newPolicy(t, sockets.PolicyConfig{
-		Default:  sockets.Deny,
+	var m egress.Metrics
+	p := newPolicy(t, egress.PolicyConfig{
+		Default:  egress.Deny,
 		Logger:   slog.New(logs),
 		Metrics:  &m,
 		Resolver: resolveTo("127.0.0.1"),
-		Rules: []sockets.Rule{
-			{Name: "no-metadata", Action: sockets.Deny, Addrs: []string{"metadata"}},
-			{Name: "local-svc", Action: sockets.Allow, Hosts: []string{"svc.test"}, Addrs: []string{"loopback"}},
+		Rules: []egress.Rule{
+			{Name: "no-metadata", Action: egress.Deny, Addrs: []string{"metadata"}},
+			{Name: "local-svc", Action: egress.Allow, Hosts: []string{"svc.test"}, Addrs: []string{"loopback"}},
 		},
 	})
 	sc := sockets.NewScope(context.Background(), &sockets.ScopeOptions{Name: "req-42"})
@@ -654,9 +531,9 @@ func TestDecisionRecordsAndCounters(t *testing.T) {
 func TestReportMode(t *testing.T) {
 	ln := listen(t, "127.0.0.1:0")
 	logs := &logRecords{}
-	var m sockets.Metrics
-	cfg := sockets.PublicInternetOnly()
-	cfg.Mode, cfg.Logger, cfg.Metrics = sockets.ModeReport, slog.New(logs), &m
+	var m egress.Metrics
+	cfg := egress.PublicInternetOnly()
+	cfg.Mode, cfg.Logger, cfg.Metrics = egress.ModeReport, slog.New(logs), &m
 	p := newPolicy(t, cfg)
 	s := connect(t, ln.Addr().String(), &sockets.Options{Policy: p})
 	if got := readN(t, s, 2); got != "hi" {
@@ -673,7 +550,7 @@ func TestReportMode(t *testing.T) {
 
 func TestRequireScope(t *testing.T) {
 	ln := listen(t, "127.0.0.1:0")
-	p := newPolicy(t, sockets.PolicyConfig{RequireScope: true})
+	p := newPolicy(t, egress.PolicyConfig{RequireScope: true})
 	_, err := sockets.Connect(ctxT(t), ln.Addr().String(), &sockets.Options{Policy: p})
 	if !isDenied(err) || !strings.Contains(err.Error(), "sockets.NewScope") || !strings.Contains(err.Error(), "WithScope") {
 		t.Fatalf("Connect without a scope = %v, want ErrDenied naming NewScope and WithScope", err)
@@ -693,8 +570,8 @@ func TestRequireScope(t *testing.T) {
 // --- swapping policies ---------------------------------------------------------------------
 
 func TestPolicyHolderSwap(t *testing.T) {
-	deny := newPolicy(t, sockets.PolicyConfig{Default: sockets.Deny})
-	h := sockets.NewPolicyHolder(nil)
+	deny := newPolicy(t, egress.PolicyConfig{Default: egress.Deny})
+	h := egress.NewPolicyHolder(nil)
 	o := &sockets.Options{Policy: h}
 	ln := listen(t, "127.0.0.1:0")
 	if err := openErr(t, ln.Addr().String(), o); err != nil {
@@ -706,11 +583,11 @@ func TestPolicyHolderSwap(t *testing.T) {
 	if err := openErr(t, ln.Addr().String(), o); !isDenied(err) {
 		t.Fatalf("after Store(deny): %v", err)
 	}
-	var zero sockets.PolicyHolder
+	var zero egress.PolicyHolder
 	if zero.Policy() != nil {
 		t.Fatal("zero holder holds a policy")
 	}
-	var nilHolder *sockets.PolicyHolder
+	var nilHolder *egress.PolicyHolder
 	if err := openErr(t, ln.Addr().String(), &sockets.Options{Policy: nilHolder}); err != nil {
 		t.Fatalf("nil holder: %v", err)
 	}

@@ -1,4 +1,4 @@
-package sockets
+package egress
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/outboundhq/outbound/sockets"
 )
 
 func TestPortPrefixes(t *testing.T) {
@@ -237,46 +239,42 @@ func TestNumericSpellingsAtDial(t *testing.T) {
 		if !ok || !(a.IsLoopback() || a.IsUnspecified()) {
 			t.Fatalf("inet_aton(%s) = %v", h, a)
 		}
-		e := &egress{p: p, check: true, host: h}
-		c, err := e.dialChecked(context.Background(), Address{Hostname: h, Port: 9})
-		if c != nil {
-			c.Close()
+		c := (*checker)(p)
+		ips, err := c.LookupNetIP(context.Background(), "ip", h)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), a.String()) {
+		_, err = c.CheckAddrs(context.Background(), sockets.Request{Address: sockets.Address{Hostname: h, Port: 9}}, ips)
+		if !errors.Is(err, sockets.ErrDenied) || !strings.Contains(err.Error(), a.String()) {
 			t.Errorf("%s: dial = %v, want ErrDenied naming %s", h, err, a)
 		}
 	}
 }
 
-// TestControlHook calls the dial's Control hook directly: whatever address
-// reaches it is decided again.
-func TestControlHook(t *testing.T) {
+// TestCheckAddrs: whatever address the dial hands the checker is decided
+// on its own, whatever the name.
+func TestCheckAddrs(t *testing.T) {
 	p, err := NewPolicy(PublicInternetOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &egress{p: p, check: true, host: "innocent.example"}
-	a := Address{Hostname: "innocent.example", Port: 80}
-	for _, c := range []struct {
+	c := (*checker)(p)
+	r := sockets.Request{Address: sockets.Address{Hostname: "innocent.example", Port: 80}}
+	for _, tc := range []struct {
 		addr string
 		ok   bool
 	}{
-		{"127.0.0.1:80", false}, {"[::ffff:127.0.0.1]:80", false}, {"[::1%lo]:80", false}, {"0.0.0.0:80", false},
-		{"[64:ff9b::a9fe:a9fe]:80", false}, {"8.8.8.8:80", true}, {"[2606:4700::1111]:80", true}, {"garbage", false},
+		{"127.0.0.1", false}, {"::ffff:127.0.0.1", false}, {"::1%lo", false}, {"0.0.0.0", false},
+		{"64:ff9b::a9fe:a9fe", false}, {"8.8.8.8", true}, {"2606:4700::1111", true},
 	} {
-		err := e.control(context.Background(), a, c.addr, nil)
-		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrDenied)) {
-			t.Errorf("control(%s) = %v, want ok %v", c.addr, err, c.ok)
+		got, err := c.CheckAddrs(context.Background(), r, []netip.Addr{netip.MustParseAddr(tc.addr)})
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, sockets.ErrDenied)) || (err == nil && len(got) != 1) {
+			t.Errorf("CheckAddrs(%s) = %v, %v, want ok %v", tc.addr, got, err, tc.ok)
 		}
 	}
-	// A decision made for another address than the one being connected
-	// does not stand.
-	allowed := p.decideAddr("innocent.example", netip.MustParseAddr("8.8.8.8"), 80)
-	if err := e.control(context.Background(), a, "127.0.0.1:80", &allowed); !errors.Is(err, ErrDenied) {
-		t.Errorf("control with a decision for 8.8.8.8 on 127.0.0.1 = %v, want ErrDenied", err)
-	}
-	if err := e.control(context.Background(), a, "8.8.8.8:80", &allowed); err != nil {
-		t.Errorf("control with the matching decision = %v", err)
+	got, err := c.CheckAddrs(context.Background(), r, []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("8.8.8.8")})
+	if err != nil || len(got) != 1 || got[0] != netip.MustParseAddr("8.8.8.8") {
+		t.Errorf("mixed: %v, %v; want only 8.8.8.8", got, err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package sockets
+package egress
 
 import (
 	"encoding/json"
@@ -44,7 +44,7 @@ type Stats struct {
 	Denied map[string]uint64 `json:"denied"`
 	// Reported counts denials a report-mode policy let through, by reason.
 	Reported map[string]uint64 `json:"reported"`
-	// Limited counts Connects a fail-fast Scope refused with [ErrLimit].
+	// Limited counts Connects a fail-fast Scope refused with [sockets.ErrLimit].
 	Limited uint64 `json:"limited"`
 	// Opened counts sockets connected (a socket and the one StartTLS
 	// returns for it count once); Open is how many of them are not yet
@@ -102,15 +102,15 @@ func (m *Metrics) decision(allowed, report bool, reason string) {
 	}
 }
 
-// countIn and countOut count bytes moved by the io.Copy fast paths.
-func (s *Socket) countIn(n int64) {
-	if e := s.opts.eg; e != nil && e.metrics != nil && n > 0 {
-		e.metrics.in.Add(uint64(n))
-	}
-}
+// counter is Metrics as the [sockets.Counter] of the connections a
+// policy lets through.
+type counter Metrics
 
-func (s *Socket) countOut(n int64) {
-	if e := s.opts.eg; e != nil && e.metrics != nil && n > 0 {
-		e.metrics.out.Add(uint64(n))
-	}
+func (c *counter) SocketOpened() {
+	c.opened.Add(1)
+	c.open.Add(1)
 }
+func (c *counter) SocketClosed()        { c.open.Add(-1) }
+func (c *counter) ConnectLimited()      { c.limited.Add(1) }
+func (c *counter) BytesRead(n int64)    { c.in.Add(uint64(n)) }
+func (c *counter) BytesWritten(n int64) { c.out.Add(uint64(n)) }

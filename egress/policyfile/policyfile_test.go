@@ -1,4 +1,4 @@
-package sockets_test
+package policyfile_test
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/outboundhq/outbound/egress"
+	"github.com/outboundhq/outbound/egress/policyfile"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -37,12 +39,12 @@ func documentedExample(t *testing.T) string {
 	return ""
 }
 
-var documentedRules = []sockets.Rule{
-	{Name: "no-metadata", Action: sockets.Deny, Addrs: []string{"metadata", "link-local"}},
-	{Name: "public-web", Action: sockets.Allow, Addrs: []string{"public"}, Ports: []string{"80", "443"}},
-	{Name: "partner-api", Action: sockets.Allow, Hosts: []string{"api.partner.example", "*.cdn.partner.example"}, Ports: []string{"8000-8999"}},
-	{Name: "billing-db", Action: sockets.Allow, Hosts: []string{"db.internal.example"}, Addrs: []string{"10.20.0.0/16"}, Ports: []string{"5432"}},
-	{Name: "mail-relay", Action: sockets.Allow, Hosts: []string{"smtp.example.com"}, Ports: []string{"25"}},
+var documentedRules = []egress.Rule{
+	{Name: "no-metadata", Action: egress.Deny, Addrs: []string{"metadata", "link-local"}},
+	{Name: "public-web", Action: egress.Allow, Addrs: []string{"public"}, Ports: []string{"80", "443"}},
+	{Name: "partner-api", Action: egress.Allow, Hosts: []string{"api.partner.example", "*.cdn.partner.example"}, Ports: []string{"8000-8999"}},
+	{Name: "billing-db", Action: egress.Allow, Hosts: []string{"db.internal.example"}, Addrs: []string{"10.20.0.0/16"}, Ports: []string{"5432"}},
+	{Name: "mail-relay", Action: egress.Allow, Hosts: []string{"smtp.example.com"}, Ports: []string{"25"}},
 }
 
 const documentedJSON = `{
@@ -65,11 +67,11 @@ func TestParsePolicyConfigDocumented(t *testing.T) {
 		{"egress.json", documentedJSON},
 		{"egress.conf", documentedJSON}, // sniffed
 	} {
-		cfg, err := sockets.ParsePolicyConfig(c.name, []byte(c.data))
+		cfg, err := policyfile.Parse(c.name, []byte(c.data))
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if cfg.Mode != sockets.ModeEnforce || cfg.Default != sockets.Deny || cfg.RequireScope {
+		if cfg.Mode != egress.ModeEnforce || cfg.Default != egress.Deny || cfg.RequireScope {
 			t.Errorf("%s: mode %q default %q require_scope %v", c.name, cfg.Mode, cfg.Default, cfg.RequireScope)
 		}
 		if !reflect.DeepEqual(cfg.Rules, documentedRules) {
@@ -132,8 +134,8 @@ func TestParsePolicyConfigErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := sockets.ParsePolicyConfig(c.file, []byte(c.data))
-			var pe *sockets.PolicyFileError
+			_, err := policyfile.Parse(c.file, []byte(c.data))
+			var pe *policyfile.Error
 			if !errors.As(err, &pe) || !errors.Is(err, sockets.ErrInvalidOptions) {
 				t.Fatalf("error = %v, want a *PolicyFileError matching ErrInvalidOptions", err)
 			}
@@ -156,13 +158,13 @@ func TestPolicyHolderLoadFile(t *testing.T) {
 		}
 	}
 	logs := &logRecords{}
-	var m sockets.Metrics
-	h := sockets.NewPolicyHolder(newPolicy(t, sockets.PolicyConfig{Logger: slog.New(logs), Metrics: &m}))
+	var m egress.Metrics
+	h := egress.NewPolicyHolder(newPolicy(t, egress.PolicyConfig{Logger: slog.New(logs), Metrics: &m}))
 	ln := listen(t, "127.0.0.1:0")
 	o := &sockets.Options{Policy: h}
 
 	write("default: deny\nrules:\n  - name: loopback-ok\n    action: allow\n    addrs: [loopback]\n")
-	if err := h.LoadFile(path); err != nil {
+	if err := policyfile.Reload(h, path); err != nil {
 		t.Fatal(err)
 	}
 	first := h.Policy()
@@ -171,8 +173,8 @@ func TestPolicyHolderLoadFile(t *testing.T) {
 	}
 	// A bad file is refused with its line; the policy in force stays.
 	write("default: deny\nrules:\n  - name: loopback-ok\n    action: allow\n    addrs: [loopbak]\n")
-	err := h.LoadFile(path)
-	var pe *sockets.PolicyFileError
+	err := policyfile.Reload(h, path)
+	var pe *policyfile.Error
 	if !errors.As(err, &pe) || pe.Line != 5 || !strings.Contains(err.Error(), `"loopbak"`) {
 		t.Fatalf("bad file: %v", err)
 	}
@@ -185,13 +187,13 @@ func TestPolicyHolderLoadFile(t *testing.T) {
 	// A good change applies to the next Connect, and logging and counting
 	// carry over.
 	write(`{"default": "deny", "rules": [{"name": "nothing-local", "action": "deny", "addrs": ["loopback"]}]}`)
-	if err := h.LoadFile(path); err != nil {
+	if err := policyfile.Reload(h, path); err != nil {
 		t.Fatal(err)
 	}
 	if err := openErr(t, ln.Addr().String(), o); !isDenied(err) || !strings.Contains(err.Error(), "nothing-local") {
 		t.Fatalf("after the second load: %v", err)
 	}
-	if err := h.LoadFile(filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+	if err := policyfile.Reload(h, filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 	var loaded, decisions int
@@ -216,15 +218,15 @@ func FuzzParsePolicyConfig(f *testing.F) {
 	f.Add("p.json", []byte(documentedJSON))
 	f.Add("p.yaml", []byte("rules: &a [*a]\n"))
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
-		cfg, err := sockets.ParsePolicyConfig(name, data)
+		cfg, err := policyfile.Parse(name, data)
 		if err != nil {
-			var pe *sockets.PolicyFileError
+			var pe *policyfile.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("error %v is not a *PolicyFileError", err)
 			}
 			return
 		}
-		if _, err := sockets.NewPolicy(cfg); err != nil {
+		if _, err := egress.NewPolicy(cfg); err != nil {
 			t.Fatalf("ParsePolicyConfig accepted what NewPolicy refuses: %v", err)
 		}
 	})

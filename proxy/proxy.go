@@ -1,4 +1,4 @@
-package sockets
+package proxy
 
 import (
 	"bufio"
@@ -18,29 +18,16 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/outboundhq/outbound/sockets"
 )
 
-// Proxy routes connections through an egress proxy ([Options].Proxy).
-//
-// Through a proxy, the policy's hostname and port rules still apply before
-// anything is sent, and address rules still apply to IP literals; a name
-// is handed to the proxy unresolved (as curl's socks5h:// does), so which
-// addresses it may reach is the proxy's decision: configure its egress
-// rules (dante's "socks block", squid's ACLs, smokescreen) as the central
-// place to enforce address rules for a fleet.
-type Proxy interface {
-	// ProxyFor returns the function that dials a through the proxy, or nil
-	// to connect directly. Connect calls it once per connection, before any
-	// network traffic; it must not block.
-	ProxyFor(a Address) (DialFunc, error)
-}
-
-// ProxyError is a proxy's refusal to connect to a target. It matches
-// [ErrDenied] when the proxy's own rules refused the connection (SOCKS5
+// Error is a proxy's refusal to connect to a target. It matches
+// [sockets.ErrDenied] when the proxy's own rules refused the connection (SOCKS5
 // reply 2, HTTP 403), and the corresponding syscall error when the proxy
 // reports the target refused, unreachable or timed out, so callers branch
 // on it as on a direct connection's error.
-type ProxyError struct {
+type Error struct {
 	Proxy  string // the proxy, as "socks5://host:port" or "http://host:port"
 	Target string // the address the proxy was asked to reach
 	Code   int    // SOCKS5 reply code, or HTTP status
@@ -48,7 +35,7 @@ type ProxyError struct {
 }
 
 // Error says which proxy refused or failed, and why.
-func (e *ProxyError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("proxy " + e.Proxy + " refused the connection to " + e.Target + ": " + e.Msg)
 	if e.denied() {
@@ -60,20 +47,20 @@ func (e *ProxyError) Error() string {
 	return b.String()
 }
 
-func (e *ProxyError) socks() bool { return strings.HasPrefix(e.Proxy, "socks5") }
+func (e *Error) socks() bool { return strings.HasPrefix(e.Proxy, "socks5") }
 
-func (e *ProxyError) denied() bool {
+func (e *Error) denied() bool {
 	if e.socks() {
 		return e.Code == 2
 	}
 	return e.Code == 403
 }
 
-// Is reports whether the refusal is a policy denial ([ErrDenied]).
-func (e *ProxyError) Is(target error) bool { return target == ErrDenied && e.denied() }
+// Is reports whether the refusal is a policy denial ([sockets.ErrDenied]).
+func (e *Error) Is(target error) bool { return target == sockets.ErrDenied && e.denied() }
 
 // Unwrap returns the syscall error the refusal stands for, or nil.
-func (e *ProxyError) Unwrap() error {
+func (e *Error) Unwrap() error {
 	if e.socks() {
 		switch e.Code {
 		case 3:
@@ -104,27 +91,27 @@ var socksReplies = map[byte]string{
 	8: "address type not supported",
 }
 
-// SOCKS5Proxy dials through a SOCKS5 proxy (RFC 1928), without
+// SOCKS5 dials through a SOCKS5 proxy (RFC 1928), without
 // authentication or with a username and password (RFC 1929). It is a
 // [Proxy] that sends every connection through the proxy, and its
 // DialContext fits anything that takes a dial function.
-type SOCKS5Proxy struct {
+type SOCKS5 struct {
 	// Addr is the proxy's "host:port".
 	Addr string
 	// Username and Password, when Username is set, authenticate to the proxy.
 	Username, Password string
 	// Dial reaches the proxy; nil means a [net.Dialer].
-	Dial DialFunc
+	Dial sockets.DialFunc
 }
 
 // ProxyFor returns p.DialContext for every address.
-func (p *SOCKS5Proxy) ProxyFor(Address) (DialFunc, error) { return p.DialContext, nil }
+func (p *SOCKS5) ProxyFor(sockets.Address) (sockets.DialFunc, error) { return p.DialContext, nil }
 
 // DialContext connects to address ("host:port"; a name is sent to the proxy
 // unresolved) through the proxy. network must be "tcp". ctx bounds the
 // connection to the proxy and the SOCKS5 exchange, not the connection's
-// life. A refusal is a [*ProxyError].
-func (p *SOCKS5Proxy) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+// life. A refusal is a [*Error].
+func (p *SOCKS5) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, errors.New("SOCKS5 proxy: network " + quote(network) + " is not supported; use \"tcp\"")
 	}
@@ -170,7 +157,7 @@ func (p *SOCKS5Proxy) DialContext(ctx context.Context, network, address string) 
 		case 0:
 		case 2:
 			if p.Username == "" {
-				return nil, errors.New(proxyURL + " asks for a username and password; set SOCKS5Proxy.Username and Password")
+				return nil, errors.New(proxyURL + " asks for a username and password; set SOCKS5.Username and Password")
 			}
 			if len(p.Username) > 255 || len(p.Password) > 255 {
 				return nil, errors.New("SOCKS5 username and password are limited to 255 bytes each")
@@ -187,7 +174,7 @@ func (p *SOCKS5Proxy) DialContext(ctx context.Context, network, address string) 
 				return nil, errors.New(proxyURL + " refused the username and password")
 			}
 		case 0xff:
-			return nil, errors.New(proxyURL + " accepts none of the offered authentication methods; set SOCKS5Proxy.Username and Password if it needs them")
+			return nil, errors.New(proxyURL + " accepts none of the offered authentication methods; set SOCKS5.Username and Password if it needs them")
 		default:
 			return nil, errors.New(proxyURL + " chose an unsupported authentication method " + strconv.Itoa(int(b[1])))
 		}
@@ -203,7 +190,7 @@ func (p *SOCKS5Proxy) DialContext(ctx context.Context, network, address string) 
 			if !ok {
 				msg = "unknown error"
 			}
-			return nil, &ProxyError{Proxy: proxyURL, Target: address, Code: int(rep[1]), Msg: msg + " (SOCKS5 reply " + strconv.Itoa(int(rep[1])) + ")"}
+			return nil, &Error{Proxy: proxyURL, Target: address, Code: int(rep[1]), Msg: msg + " (SOCKS5 reply " + strconv.Itoa(int(rep[1])) + ")"}
 		}
 		var skip int
 		switch rep[3] {
@@ -227,10 +214,10 @@ func (p *SOCKS5Proxy) DialContext(ctx context.Context, network, address string) 
 	})
 }
 
-// HTTPProxy dials through an HTTP proxy with the CONNECT method. It is a
+// HTTP dials through an HTTP proxy with the CONNECT method. It is a
 // [Proxy] that sends every connection through the proxy, and its
 // DialContext fits anything that takes a dial function.
-type HTTPProxy struct {
+type HTTP struct {
 	// Addr is the proxy's "host:port".
 	Addr string
 	// TLSConfig, when set, makes the connection to the proxy itself TLS
@@ -240,19 +227,19 @@ type HTTPProxy struct {
 	// Proxy-Authorization.
 	Username, Password string
 	// Dial reaches the proxy; nil means a [net.Dialer].
-	Dial DialFunc
+	Dial sockets.DialFunc
 }
 
 // ProxyFor returns p.DialContext for every address.
-func (p *HTTPProxy) ProxyFor(Address) (DialFunc, error) { return p.DialContext, nil }
+func (p *HTTP) ProxyFor(sockets.Address) (sockets.DialFunc, error) { return p.DialContext, nil }
 
 const maxProxyResponse = 64 << 10
 
 // DialContext connects to address ("host:port"; a name is sent to the
 // proxy unresolved) through the proxy. network must be "tcp". ctx bounds
 // the connection to the proxy and the CONNECT exchange, not the
-// connection's life. A refusal is a [*ProxyError].
-func (p *HTTPProxy) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+// connection's life. A refusal is a [*Error].
+func (p *HTTP) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, errors.New("HTTP proxy: network " + quote(network) + " is not supported; use \"tcp\"")
 	}
@@ -275,7 +262,7 @@ func (p *HTTPProxy) DialContext(ctx context.Context, network, address string) (n
 			}
 			tc := tls.Client(c, cfg)
 			if err := tc.Handshake(); err != nil {
-				return nil, tlsError(p.Addr, err)
+				return nil, fmt.Errorf("TLS handshake with the proxy %s failed: %w", p.Addr, err)
 			}
 			c = tc
 		}
@@ -307,7 +294,7 @@ func (p *HTTPProxy) DialContext(ctx context.Context, network, address string) (n
 			}
 		}
 		if code < 200 || code > 299 {
-			return nil, &ProxyError{Proxy: proxyURL, Target: address, Code: code, Msg: strconv.Itoa(code) + " " + reason}
+			return nil, &Error{Proxy: proxyURL, Target: address, Code: code, Msg: strconv.Itoa(code) + " " + reason}
 		}
 		if n := br.Buffered(); n > 0 {
 			// The target spoke first and its bytes came with the response.
@@ -357,18 +344,18 @@ func (c *prefixConn) CloseWrite() error {
 func splitTarget(address string) (string, int, error) {
 	host, portStr, err := net.SplitHostPort(address)
 	if err != nil {
-		return "", 0, errorf(ErrInvalidAddress, quote(address)+" is not \"host:port\"")
+		return "", 0, errorf(sockets.ErrInvalidAddress, quote(address)+" is not \"host:port\"")
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port < 1 || port > 65535 {
-		return "", 0, errorf(ErrInvalidAddress, "port "+quote(portStr)+" is out of range; give a port from 1 to 65535")
+		return "", 0, errorf(sockets.ErrInvalidAddress, "port "+quote(portStr)+" is out of range; give a port from 1 to 65535")
 	}
 	return host, port, nil
 }
 
 // handshake connects to the proxy at addr and runs exchange on the
 // connection, bounded by ctx (through a deadline, not a goroutine).
-func handshake(ctx context.Context, dial DialFunc, addr string, exchange func(net.Conn) (net.Conn, error)) (net.Conn, error) {
+func handshake(ctx context.Context, dial sockets.DialFunc, addr string, exchange func(net.Conn) (net.Conn, error)) (net.Conn, error) {
 	if dial == nil {
 		var d net.Dialer
 		dial = d.DialContext
@@ -401,16 +388,16 @@ func handshake(ctx context.Context, dial DialFunc, addr string, exchange func(ne
 	return c, nil
 }
 
-// ProxyURL returns the proxy a URL names: socks5:// or socks5h:// (both
+// FromURL returns the proxy a URL names: socks5:// or socks5h:// (both
 // hand names to the proxy unresolved), http:// or https://, with an
 // optional user:password. A URL without a scheme is http://.
-func ProxyURL(rawURL string) (Proxy, error) {
+func FromURL(rawURL string) (sockets.Proxy, error) {
 	if !strings.Contains(rawURL, "://") {
 		rawURL = "http://" + rawURL
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, errorf(ErrInvalidOptions, "proxy URL "+quote(rawURL)+" does not parse: "+err.Error())
+		return nil, errorf(sockets.ErrInvalidOptions, "proxy URL "+quote(rawURL)+" does not parse: "+err.Error())
 	}
 	user, pass := "", ""
 	if u.User != nil {
@@ -419,7 +406,7 @@ func ProxyURL(rawURL string) (Proxy, error) {
 	}
 	host := u.Host
 	if host == "" {
-		return nil, errorf(ErrInvalidOptions, "proxy URL "+quote(rawURL)+" has no host; write it as scheme://host:port")
+		return nil, errorf(sockets.ErrInvalidOptions, "proxy URL "+quote(rawURL)+" has no host; write it as scheme://host:port")
 	}
 	withPort := func(def string) string {
 		if u.Port() == "" {
@@ -429,16 +416,16 @@ func ProxyURL(rawURL string) (Proxy, error) {
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "socks5", "socks5h":
-		return &SOCKS5Proxy{Addr: withPort("1080"), Username: user, Password: pass}, nil
+		return &SOCKS5{Addr: withPort("1080"), Username: user, Password: pass}, nil
 	case "http":
-		return &HTTPProxy{Addr: withPort("80"), Username: user, Password: pass}, nil
+		return &HTTP{Addr: withPort("80"), Username: user, Password: pass}, nil
 	case "https":
-		return &HTTPProxy{Addr: withPort("443"), Username: user, Password: pass, TLSConfig: &tls.Config{}}, nil
+		return &HTTP{Addr: withPort("443"), Username: user, Password: pass, TLSConfig: &tls.Config{}}, nil
 	}
-	return nil, errorf(ErrInvalidOptions, "proxy URL scheme "+quote(u.Scheme)+" is not supported; use socks5, socks5h, http or https")
+	return nil, errorf(sockets.ErrInvalidOptions, "proxy URL scheme "+quote(u.Scheme)+" is not supported; use socks5, socks5h, http or https")
 }
 
-// ProxyFromEnvironment returns the proxy the environment names, read now:
+// FromEnvironment returns the proxy the environment names, read now:
 // ALL_PROXY (or all_proxy) if set, else HTTPS_PROXY (or https_proxy), with
 // the exceptions in NO_PROXY (or no_proxy), which follow the rules of
 // golang.org/x/net/http/httpproxy: comma-separated names (a name matches
@@ -446,7 +433,7 @@ func ProxyURL(rawURL string) (Proxy, error) {
 // CIDR prefixes, optionally with a port, and "*" for everything. As there,
 // "localhost" and loopback addresses are always connected to directly.
 // With no proxy variable set, every connection is direct.
-func ProxyFromEnvironment() Proxy {
+func FromEnvironment() sockets.Proxy {
 	get := func(k string) string {
 		if v := os.Getenv(k); v != "" {
 			return v
@@ -461,7 +448,7 @@ func ProxyFromEnvironment() Proxy {
 	if raw == "" {
 		return e
 	}
-	e.proxy, e.err = ProxyURL(raw)
+	e.proxy, e.err = FromURL(raw)
 	if e.err != nil {
 		e.err = errors.New(from + ": " + msgOf(e.err))
 		return e
@@ -479,12 +466,12 @@ func ProxyFromEnvironment() Proxy {
 }
 
 type envProxy struct {
-	proxy Proxy
+	proxy sockets.Proxy
 	err   error
 	use   func(*url.URL) (*url.URL, error)
 }
 
-func (e *envProxy) ProxyFor(a Address) (DialFunc, error) {
+func (e *envProxy) ProxyFor(a sockets.Address) (sockets.DialFunc, error) {
 	if e.err != nil {
 		return nil, e.err
 	}
@@ -499,4 +486,35 @@ func (e *envProxy) ProxyFor(a Address) (DialFunc, error) {
 		return nil, nil
 	}
 	return e.proxy.ProxyFor(a)
+}
+
+// detailError pairs a sentinel of package sockets with a message.
+type detailError struct {
+	kind error
+	msg  string
+}
+
+func (e *detailError) Error() string { return e.kind.Error() + ": " + e.msg }
+func (e *detailError) Unwrap() error { return e.kind }
+
+func errorf(kind error, msg string) error { return &detailError{kind: kind, msg: msg} }
+
+// msgOf returns an error's message without its sentinel's prefix.
+func msgOf(err error) string {
+	if d, ok := err.(*detailError); ok {
+		return d.msg
+	}
+	return err.Error()
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

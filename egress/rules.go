@@ -1,4 +1,4 @@
-package sockets
+package egress
 
 import (
 	"math/bits"
@@ -15,7 +15,7 @@ type Action string
 const (
 	// Allow lets the connection through.
 	Allow Action = "allow"
-	// Deny refuses it with [ErrDenied].
+	// Deny refuses it with [sockets.ErrDenied].
 	Deny Action = "deny"
 )
 
@@ -66,6 +66,47 @@ type specError struct {
 }
 
 func (e *specError) Error() string { return e.msg }
+
+// RuleError reports an invalid rule: where it is and what to write
+// instead. It matches [sockets.ErrInvalidOptions].
+type RuleError struct {
+	Index int    // the rule's position in the rules
+	Name  string // the rule's Name, if it has one
+	Field string // "action", "hosts", "addrs" or "ports"
+	Item  int    // the index of the bad value in Field, or -1 for the field itself
+	Msg   string // what is wrong and what to write instead
+}
+
+// Error says "invalid options: policy rules[i] ("name").field[item]: what is wrong".
+func (e *RuleError) Error() string {
+	where := "rules[" + strconv.Itoa(e.Index) + "]"
+	if e.Name != "" {
+		where += " (" + quote(e.Name) + ")"
+	}
+	field := e.Field
+	if e.Item >= 0 {
+		field += "[" + strconv.Itoa(e.Item) + "]"
+	}
+	return errInvalidOptions.Error() + ": policy " + where + "." + field + ": " + e.Msg
+}
+
+// Unwrap returns [sockets.ErrInvalidOptions].
+func (e *RuleError) Unwrap() error { return errInvalidOptions }
+
+// CheckRules compiles rules as [NewPolicy] does and reports the first
+// invalid one as a [*RuleError].
+func CheckRules(rules []Rule) error {
+	_, i, err := compileRules(rules)
+	if err != nil {
+		return ruleError(rules, i, err)
+	}
+	return nil
+}
+
+func ruleError(rules []Rule, i int, err error) error {
+	se := err.(*specError)
+	return &RuleError{Index: i, Name: rules[i].Name, Field: se.field, Item: se.item, Msg: se.msg}
+}
 
 // compiledRule is a rule's identity, kept for messages.
 type compiledRule struct {
@@ -340,22 +381,22 @@ func (rs *ruleSet) addAddr(s string, id int32) error {
 		return nil
 	}
 	if strings.ContainsRune(s, '%') {
-		return errorf(ErrInvalidOptions, "address "+quote(s)+" has a zone id; write it without \"%zone\" (zones are ignored when matching)")
+		return errorf(errInvalidOptions, "address "+quote(s)+" has a zone id; write it without \"%zone\" (zones are ignored when matching)")
 	}
 	var p netip.Prefix
 	if strings.ContainsRune(s, '/') {
 		var err error
 		p, err = netip.ParsePrefix(s)
 		if err != nil {
-			return errorf(ErrInvalidOptions, quote(s)+" is not a CIDR prefix, an IP address or a class name ("+strings.Join(classNames[:], ", ")+")")
+			return errorf(errInvalidOptions, quote(s)+" is not a CIDR prefix, an IP address or a class name ("+strings.Join(classNames[:], ", ")+")")
 		}
 		if m := p.Masked(); m != p {
-			return errorf(ErrInvalidOptions, "prefix "+quote(s)+" has bits set after its length; write "+quote(m.String()))
+			return errorf(errInvalidOptions, "prefix "+quote(s)+" has bits set after its length; write "+quote(m.String()))
 		}
 	} else {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return errorf(ErrInvalidOptions, quote(s)+" is not an IP address, a CIDR prefix or a class name ("+strings.Join(classNames[:], ", ")+")")
+			return errorf(errInvalidOptions, quote(s)+" is not an IP address, a CIDR prefix or a class name ("+strings.Join(classNames[:], ", ")+")")
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
@@ -388,13 +429,13 @@ func normalizeHostPattern(h string) (name string, wild bool, err error) {
 	}
 	h = strings.TrimSuffix(h, ".")
 	if h == "" || h == "*" {
-		return "", false, errorf(ErrInvalidOptions, "host "+quote(orig)+" is empty; leave hosts out to match every host")
+		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is empty; leave hosts out to match every host")
 	}
 	if strings.Contains(h, "*") {
-		return "", false, errorf(ErrInvalidOptions, "host "+quote(orig)+": '*' is only allowed as a whole first label (\"*.example.com\")")
+		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+": '*' is only allowed as a whole first label (\"*.example.com\")")
 	}
 	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
-		return "", false, errorf(ErrInvalidOptions, "host "+quote(orig)+" is an IP address; put addresses in addrs, hosts match names")
+		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is an IP address; put addresses in addrs, hosts match names")
 	}
 	ascii := true
 	for i := 0; i < len(h); i++ {
@@ -406,22 +447,22 @@ func normalizeHostPattern(h string) (name string, wild bool, err error) {
 	if !ascii {
 		p, err := idna.Lookup.ToASCII(h)
 		if err != nil {
-			return "", false, errorf(ErrInvalidOptions, "host "+quote(orig)+" is not a valid internationalised name: "+err.Error())
+			return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is not a valid internationalised name: "+err.Error())
 		}
 		h = p
 	}
 	h = strings.ToLower(h)
 	if len(h) > maxHostname {
-		return "", false, errorf(ErrInvalidOptions, "host "+quote(orig)+" is longer than 253 bytes")
+		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is longer than 253 bytes")
 	}
 	labels := strings.Split(h, ".")
 	for _, l := range labels {
 		if err := checkLabel(l, h); err != nil {
-			return "", false, errorf(ErrInvalidOptions, "host "+quote(orig)+": "+err.(*detailError).msg)
+			return "", false, errorf(errInvalidOptions, "host "+quote(orig)+": "+err.(*detailError).msg)
 		}
 	}
 	if looksNumeric(labels) {
-		return "", false, errorf(ErrInvalidOptions, "host "+quote(orig)+" is a numeric spelling of an IPv4 address; put addresses in addrs")
+		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is a numeric spelling of an IPv4 address; put addresses in addrs")
 	}
 	return h, wild, nil
 }
@@ -439,7 +480,7 @@ func parsePortRange(s string) (lo, hi int, err error) {
 			return 0, 0, err
 		}
 		if hi < lo {
-			return 0, 0, errorf(ErrInvalidOptions, "port range "+quote(s)+" ends before it starts; write \""+strconv.Itoa(hi)+"-"+strconv.Itoa(lo)+"\"")
+			return 0, 0, errorf(errInvalidOptions, "port range "+quote(s)+" ends before it starts; write \""+strconv.Itoa(hi)+"-"+strconv.Itoa(lo)+"\"")
 		}
 	}
 	return lo, hi, nil
@@ -448,10 +489,10 @@ func parsePortRange(s string) (lo, hi int, err error) {
 func portNumber(p, whole string) (int, error) {
 	n, err := strconv.Atoi(p)
 	if err != nil || p == "" || p[0] == '+' {
-		return 0, errorf(ErrInvalidOptions, "port "+quote(whole)+" is not a port (\"443\") or a range (\"8000-8999\")")
+		return 0, errorf(errInvalidOptions, "port "+quote(whole)+" is not a port (\"443\") or a range (\"8000-8999\")")
 	}
 	if n < 1 || n > 65535 {
-		return 0, errorf(ErrInvalidOptions, "port "+quote(whole)+" is out of range; ports are 1 to 65535")
+		return 0, errorf(errInvalidOptions, "port "+quote(whole)+" is out of range; ports are 1 to 65535")
 	}
 	return n, nil
 }

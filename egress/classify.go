@@ -1,4 +1,4 @@
-package sockets
+package egress
 
 import (
 	"net/netip"

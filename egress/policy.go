@@ -1,0 +1,641 @@
+package egress
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/outboundhq/outbound/sockets"
+)
+
+// Mode says whether a policy enforces its denials or only reports them.
+type Mode string
+
+const (
+	// ModeEnforce refuses denied connections with [sockets.ErrDenied] (the default).
+	ModeEnforce Mode = "enforce"
+	// ModeReport lets every connection through but logs and counts the
+	// ones the rules would deny, to try a policy on live traffic first.
+	ModeReport Mode = "report"
+)
+
+// Reasons a decision gives, as they appear in log records ("reason") and
+// in [Stats] (Denied and Reported are keyed by them). The set is fixed, so
+// they are safe as metric labels.
+const (
+	ReasonRule         = "rule"          // a rule decided
+	ReasonDefault      = "default"       // no rule matched; the policy's default decided
+	ReasonPort25       = "port-25"       // port 25 without an allow rule that lists it
+	ReasonRequireScope = "require-scope" // Connect without a Scope under a policy that requires one
+)
+
+// Resolver looks up a hostname's addresses; [*net.Resolver] implements it.
+// A policy with address rules resolves names itself, so that it can check
+// and dial exactly the addresses it resolved.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// PolicyConfig describes an egress policy. Mode, Default, RequireScope and
+// Rules are what a policy file holds (see package egress/policyfile); Logger, Metrics
+// and Resolver are set in code.
+type PolicyConfig struct {
+	// Mode is ModeEnforce (the default when empty) or ModeReport.
+	Mode Mode
+	// Default is the action when no rule matches: Allow (the default when
+	// empty) or Deny.
+	Default Action
+	// RequireScope makes Connect without a [sockets.Scope] in its context fail, as
+	// Workers refuses connect() outside a request handler.
+	RequireScope bool
+	// Rules, in order; see [Rule] for how they combine.
+	Rules []Rule
+
+	// Logger receives one record per decision (nil: no logging).
+	Logger *slog.Logger
+	// Metrics counts decisions, open sockets and bytes (nil: no counting).
+	// Several policies may share one Metrics, so counts survive a reload.
+	Metrics *Metrics
+	// Resolver resolves hostnames when address rules need the addresses;
+	// nil means [net.DefaultResolver].
+	Resolver Resolver
+}
+
+// PublicInternetOnly returns the configuration of the SSRF-safe preset for
+// programs that connect to addresses their users supply: the default is
+// deny and one rule, named "public", allows the public internet, so
+// loopback, private, link-local, CGNAT, cloud metadata, multicast,
+// unspecified (0.0.0.0, ::) and reserved addresses are refused, including
+// when a name resolves to them or an IPv6 address embeds them. Port 25 stays
+// denied. Append allow rules for the internal services you do need.
+func PublicInternetOnly() PolicyConfig {
+	return PolicyConfig{
+		Mode:    ModeEnforce,
+		Default: Deny,
+		Rules:   []Rule{{Name: "public", Action: Allow, Addrs: []string{"public"}}},
+	}
+}
+
+// Policy is a compiled egress policy. It is immutable and safe for
+// concurrent use; to change the policy of a running program, swap in a new
+// one with a [PolicyHolder].
+//
+// A nil *Policy is the default policy: everything is allowed but port 25,
+// as on Cloudflare Workers.
+type Policy struct {
+	cfg         PolicyConfig
+	rs          *ruleSet
+	report      bool
+	defaultDeny bool
+	needAddr    bool // some rule has an address constraint
+}
+
+var (
+	_ sockets.Policy = (*Policy)(nil)
+	_ sockets.Policy = (*PolicyHolder)(nil)
+)
+
+// defaultPolicy is what a nil policy means. It is never modified.
+var defaultPolicy = &Policy{rs: mustCompile(nil)}
+
+func mustCompile(rules []Rule) *ruleSet {
+	rs, _, _ := compileRules(rules)
+	return rs
+}
+
+// NewPolicy compiles cfg. It reports the first invalid rule with its
+// position and what to write instead. cfg's Rules are copied.
+func NewPolicy(cfg PolicyConfig) (*Policy, error) {
+	switch cfg.Mode {
+	case "":
+		cfg.Mode = ModeEnforce
+	case ModeEnforce, ModeReport:
+	default:
+		return nil, errorf(errInvalidOptions, "policy mode "+quote(string(cfg.Mode))+" is not \"enforce\" or \"report\"")
+	}
+	switch cfg.Default {
+	case "":
+		cfg.Default = Allow
+	case Allow, Deny:
+	default:
+		return nil, errorf(errInvalidOptions, "policy default "+quote(string(cfg.Default))+" is not \"allow\" or \"deny\"")
+	}
+	cfg.Rules = cloneRules(cfg.Rules)
+	rs, i, err := compileRules(cfg.Rules)
+	if err != nil {
+		return nil, ruleError(cfg.Rules, i, err)
+	}
+	p := &Policy{cfg: cfg, rs: rs, report: cfg.Mode == ModeReport, defaultDeny: cfg.Default == Deny}
+	for _, w := range rs.addrDep {
+		if w != 0 {
+			p.needAddr = true
+		}
+	}
+	return p, nil
+}
+
+func cloneRules(rules []Rule) []Rule {
+	if rules == nil {
+		return nil
+	}
+	out := make([]Rule, len(rules))
+	for i, r := range rules {
+		r.Hosts = append([]string(nil), r.Hosts...)
+		r.Addrs = append([]string(nil), r.Addrs...)
+		r.Ports = append([]string(nil), r.Ports...)
+		out[i] = r
+	}
+	return out
+}
+
+// Config returns a copy of the configuration p was compiled from, with
+// Mode and Default filled in. For a nil Policy it is the default policy's.
+func (p *Policy) Config() PolicyConfig {
+	if p == nil {
+		return PolicyConfig{Mode: ModeEnforce, Default: Allow}
+	}
+	c := p.cfg
+	c.Rules = cloneRules(c.Rules)
+	return c
+}
+
+func (p *Policy) orDefault() *Policy {
+	if p == nil {
+		return defaultPolicy
+	}
+	return p
+}
+
+// PolicyHolder holds the current policy of a running program; Connect reads
+// it once per connection, so a policy swapped in with Store (or policyfile.Reload)
+// applies to every later Connect, while sockets already open keep going.
+// The zero value holds the default policy. It is safe for concurrent use.
+type PolicyHolder struct {
+	p atomic.Pointer[Policy]
+}
+
+// NewPolicyHolder returns a holder with p in force.
+func NewPolicyHolder(p *Policy) *PolicyHolder {
+	h := &PolicyHolder{}
+	h.p.Store(p)
+	return h
+}
+
+// Policy returns the policy in force (nil: the default policy).
+func (h *PolicyHolder) Policy() *Policy {
+	if h == nil {
+		return nil
+	}
+	return h.p.Load()
+}
+
+// Store puts p in force atomically and returns the policy it replaces.
+func (h *PolicyHolder) Store(p *Policy) (old *Policy) { return h.p.Swap(p) }
+
+// CheckConnect implements [sockets.Policy] with the policy in force.
+func (h *PolicyHolder) CheckConnect(ctx context.Context, r sockets.Request) (sockets.Verdict, error) {
+	return h.Policy().CheckConnect(ctx, r)
+}
+
+// Decision is what a policy says about one connection to one address.
+type Decision struct {
+	// Allowed reports whether the rules allow the connection. In report
+	// mode a connection is let through even when Allowed is false.
+	Allowed bool
+	// Rule names what decided: a rule's Name (or "rules[i]"), "default",
+	// "port-25" or "require-scope".
+	Rule string
+	// Reason is ReasonRule, ReasonDefault, ReasonPort25 or ReasonRequireScope.
+	Reason string
+	// Host, IP and Port describe the connection. IP is the zero Addr when
+	// the decision did not depend on it (made before resolving, or left to
+	// a proxy).
+	Host string
+	IP   netip.Addr
+	Port int
+
+	rule    int        // index of the deciding rule, -1 for built-in
+	carried netip.Addr // the embedded IPv4 address that decided, if any
+	summary string
+	literal bool // Host is an IP literal
+	proxied bool
+}
+
+// String explains the decision and, for a denial, what to change.
+func (d Decision) String() string {
+	var b strings.Builder
+	target := d.target()
+	switch {
+	case d.Allowed && d.Reason == ReasonRule:
+		b.WriteString(target + " is allowed by " + d.summary)
+	case d.Allowed:
+		b.WriteString(target + " is allowed by the policy's default (no rule matches)")
+	case d.Reason == ReasonRule:
+		b.WriteString(target + " matches " + d.summary + "; deny rules win over allow rules, so narrow or remove that rule to allow this connection")
+	case d.Reason == ReasonPort25:
+		b.WriteString("port 25 (SMTP) is blocked by default, as on Cloudflare Workers; use a submission port (587 or 465), or allow port 25 explicitly with the rule " +
+			d.suggest("25") + ")")
+	case d.Reason == ReasonRequireScope:
+		b.WriteString("Connect was called without a Scope and the policy requires one (as Workers refuses connect() outside a request handler); " +
+			"create one with sockets.NewScope and connect with the context sockets.WithScope(ctx, scope), or serve HTTP through scopehttp.Middleware")
+	default:
+		b.WriteString("no allow rule matches " + target + " and the policy's default is deny; allow it with the rule " + d.suggest(strconv.Itoa(d.Port)) + ")")
+	}
+	return b.String()
+}
+
+func (d Decision) target() string {
+	var b strings.Builder
+	if d.literal || d.Host == "" {
+		b.WriteString(d.IP.String())
+	} else {
+		b.WriteString(quote(d.Host))
+		if d.IP.IsValid() {
+			b.WriteString(" (" + d.IP.String() + ")")
+		}
+	}
+	if d.carried.IsValid() {
+		b.WriteString(", which carries IPv4 " + d.carried.String() + ",")
+	} else if e := embeddedIPv4(d.IP); e.n > 0 {
+		b.WriteString(", which carries IPv4 ")
+		for i, a := range e.v4[:e.n] {
+			if i > 0 {
+				b.WriteString(" or ")
+			}
+			b.WriteString(a.String())
+		}
+		b.WriteString(",")
+	}
+	b.WriteString(" port " + strconv.Itoa(d.Port))
+	return b.String()
+}
+
+// suggest writes an allow rule for the connection in Go and in a policy
+// file, without the closing parenthesis.
+func (d Decision) suggest(port string) string {
+	field, val := "Hosts", d.Host
+	if d.literal || d.Host == "" {
+		field, val = "Addrs", d.IP.String()
+	}
+	return "egress.Rule{Action: egress.Allow, " + field + ": []string{" + strconv.Quote(val) + "}, Ports: []string{\"" + port + "\"}} " +
+		"(policy file: - {action: allow, " + strings.ToLower(field) + ": [" + quote(val) + "], ports: [" + port + "]}"
+}
+
+// err turns a denial into the error Connect returns.
+func (d Decision) err() error { return errorf(errDenied, d.String()) }
+
+const stackWords = 32 // bitsets up to 2048 rules live on the stack
+
+// Decide reports what p's rules say about a connection to host (a name as
+// given to Connect, or an IP literal) at the address ip and port. It does
+// not log or count; Connect does that for the decisions it makes. The
+// address is checked as Connect checks it: zone removed, IPv4-mapped
+// addresses unmapped, and an IPv6 address carrying IPv4 addresses (NAT64,
+// 6to4, Teredo, IPv4-compatible) is allowed only if it and every address it
+// carries are allowed. A nil p is the default policy.
+func (p *Policy) Decide(host string, ip netip.Addr, port int) Decision {
+	p = p.orDefault()
+	h, literal := matchHost(host)
+	if literal && !ip.IsValid() {
+		ip, _ = netip.ParseAddr(strings.Trim(host, "[]"))
+	}
+	d := p.decideAddr(h, ip, port)
+	d.Host, d.literal = normHost(host), literal
+	return d
+}
+
+// matchHost returns the form host rules match (lower case, no trailing dot)
+// and whether host is an IP literal (which host rules never match).
+func matchHost(host string) (string, bool) {
+	h := strings.Trim(host, "[]")
+	if _, ok := parseLiteral(h); ok {
+		return "", true
+	}
+	return normHost(h), false
+}
+
+// parseLiteral parses an IP literal without the cost of a failed parse for
+// names (only digits, dots, hex and colons can spell an address).
+func parseLiteral(h string) (netip.Addr, bool) {
+	colon := false
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case c >= '0' && c <= '9' || c == '.':
+		case c == ':':
+			colon = true
+		case colon && (c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '%'):
+		case c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
+			// hex digits appear in IPv6 literals, which hold a colon
+			// somewhere; decide once the whole string is seen.
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	a, err := netip.ParseAddr(h)
+	return a, err == nil
+}
+
+func normHost(h string) string {
+	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
+
+// scratch returns n bitsets of nw words, on buf when they fit.
+func scratch(buf *[4 * stackWords]uint64, nw int) (m, s, a bitset) {
+	var all []uint64
+	if nw <= stackWords {
+		all = buf[:4*nw]
+	} else {
+		all = make([]uint64, 4*nw)
+	}
+	return all[:nw], all[nw : 3*nw], all[3*nw : 4*nw]
+}
+
+// decideAddr decides a connection to a known address. host is "" for an
+// IP literal.
+func (p *Policy) decideAddr(host string, ip netip.Addr, port int) Decision {
+	rs := p.rs
+	var buf [4 * stackWords]uint64
+	m, s, a := scratch(&buf, rs.nw)
+	rs.hostPort(host, port, m, s)
+	ip = canonical(ip)
+	d := Decision{IP: ip, Port: port, rule: -1}
+	var allowRule = -2
+	check := func(c netip.Addr, cls addrClass, carried bool) bool {
+		rs.addrMatch(c, cls, a)
+		if r := first3(m, a, rs.deny); r >= 0 {
+			d.rule, d.Reason = r, ReasonRule
+			if carried {
+				d.carried = c
+			}
+			return false
+		}
+		var r int
+		if port == 25 {
+			r = first4(m, a, rs.allow, rs.lists25)
+		} else {
+			r = first3(m, a, rs.allow)
+		}
+		switch {
+		case r >= 0:
+		case port == 25:
+			d.Reason = ReasonPort25
+			return false
+		case p.defaultDeny:
+			d.Reason = ReasonDefault
+			if carried {
+				d.carried = c
+			}
+			return false
+		}
+		if allowRule == -2 {
+			allowRule = r
+		}
+		return true
+	}
+	ok := check(ip, classify(ip), false)
+	if ok && ip.Is6() {
+		if e := embeddedIPv4(ip); e.n > 0 {
+			for _, c := range e.v4[:e.n] {
+				if ok = check(c, classify4(c), true); !ok {
+					break
+				}
+			}
+		}
+	}
+	if ok {
+		d.Allowed = true
+		d.rule = allowRule
+		d.Reason = ReasonRule
+		if allowRule < 0 {
+			d.Reason = ReasonDefault
+		}
+	}
+	p.name(&d)
+	return d
+}
+
+func (p *Policy) name(d *Decision) {
+	switch {
+	case d.rule >= 0:
+		d.Rule = p.rs.rules[d.rule].name
+		d.summary = p.rs.rules[d.rule].summary
+	case d.Reason == ReasonPort25:
+		d.Rule = "port-25"
+	case d.Reason == ReasonRequireScope:
+		d.Rule = "require-scope"
+	default:
+		d.Rule = "default"
+	}
+}
+
+// decideName decides what can be decided about a connection to the name
+// host before resolving it. final is false when the answer depends on the
+// addresses. proxied means addresses are never known here: deny rules
+// with address constraints are left to the proxy and allow rules with them
+// count as matching.
+func (p *Policy) decideName(host string, port int, proxied bool) (d Decision, final bool) {
+	rs := p.rs
+	var buf [4 * stackWords]uint64
+	m, s, _ := scratch(&buf, rs.nw)
+	rs.hostPort(host, port, m, s)
+	d = Decision{Host: host, Port: port, rule: -1, proxied: proxied}
+	if r := first3(m, rs.deny, rs.addrAny); r >= 0 {
+		d.rule, d.Reason = r, ReasonRule
+		p.name(&d)
+		return d, true
+	}
+	var r int
+	if port == 25 {
+		r = first3(m, rs.allow, rs.lists25)
+	} else {
+		r = first(m, rs.allow)
+	}
+	// Unless no allow rule can match whatever the address (then only the
+	// deny outcome remains), the addresses decide.
+	if !proxied && first(m, rs.addrDep) >= 0 && (r >= 0 || (port != 25 && !p.defaultDeny)) {
+		return d, false
+	}
+	switch {
+	case r >= 0:
+		d.Allowed, d.rule, d.Reason = true, r, ReasonRule
+	case port == 25:
+		d.Reason = ReasonPort25
+	case p.defaultDeny:
+		d.Reason = ReasonDefault
+	default:
+		d.Allowed, d.Reason = true, ReasonDefault
+	}
+	p.name(&d)
+	return d, true
+}
+
+// record logs and counts a decision made for a connection.
+func (p *Policy) record(ctx context.Context, d *Decision, sc *sockets.Scope) {
+	if m := p.cfg.Metrics; m != nil {
+		m.decision(d.Allowed, p.report, d.Reason)
+	}
+	l := p.cfg.Logger
+	if l == nil {
+		return
+	}
+	level, msg, verdict := slog.LevelInfo, "egress allowed", "allow"
+	if !d.Allowed {
+		level, msg, verdict = slog.LevelWarn, "egress denied", "deny"
+		if p.report {
+			msg, verdict = "egress would be denied (report mode)", "report"
+		}
+	}
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	ip := ""
+	if d.IP.IsValid() {
+		ip = d.IP.String()
+	}
+	attrs := []slog.Attr{
+		slog.String("decision", verdict),
+		slog.String("rule", d.Rule),
+		slog.String("reason", d.Reason),
+		slog.String("host", d.Host),
+		slog.String("ip", ip),
+		slog.Int("port", d.Port),
+		slog.String("scope", sc.Name()),
+	}
+	if d.proxied {
+		attrs = append(attrs, slog.Bool("proxied", true))
+	}
+	if !d.Allowed {
+		attrs = append(attrs, slog.String("detail", d.String()))
+	}
+	l.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// enforced reports whether a denial stops the connection.
+func (p *Policy) enforced(d *Decision) bool { return !d.Allowed && !p.report }
+
+// Control is a [net.Dialer] Control function that checks each address the
+// dialer connects to against p's address and port rules (host rules cannot
+// match: the hostname is not known here). It does not log or count. Use it
+// to give the policy to code that dials with its own net.Dialer; Connect
+// already applies it, host rules included.
+func (p *Policy) Control(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return errorf(errDenied, "cannot check "+quote(address)+" against the egress policy: "+err.Error())
+	}
+	pp := p.orDefault()
+	d := pp.decideAddr("", ap.Addr(), int(ap.Port()))
+	d.Host, d.literal = ap.Addr().String(), true
+	if pp.enforced(&d) {
+		return d.err()
+	}
+	return nil
+}
+
+// CheckConnect implements [sockets.Policy]: [sockets.Connect] calls it once
+// per connection, before any network traffic. It decides the scope
+// requirement and the hostname and port rules, and for an IP literal the
+// address rules too; it logs and counts that decision and returns its
+// denial. When the answer depends on the addresses a name resolves to, the
+// Verdict's Checker decides each of them at dial time.
+func (p *Policy) CheckConnect(ctx context.Context, r sockets.Request) (sockets.Verdict, error) {
+	p = p.orDefault()
+	a := r.Address
+	if p == defaultPolicy && a.Port != 25 {
+		return sockets.Verdict{}, nil // no decision to make, nothing to record
+	}
+	if p.cfg.RequireScope && r.Scope == nil {
+		d := Decision{Host: a.Hostname, Port: a.Port, rule: -1, Reason: ReasonRequireScope}
+		p.name(&d)
+		p.record(ctx, &d, nil)
+		if p.enforced(&d) {
+			return sockets.Verdict{}, d.err()
+		}
+	}
+	var v sockets.Verdict
+	if ip, ok := parseLiteral(a.Hostname); ok {
+		d := p.decideAddr("", ip, a.Port)
+		d.Host, d.literal, d.proxied = a.Hostname, true, r.Proxied
+		p.record(ctx, &d, r.Scope)
+		if p.enforced(&d) {
+			return sockets.Verdict{}, d.err()
+		}
+	} else {
+		d, final := p.decideName(a.Hostname, a.Port, r.Proxied)
+		if final {
+			p.record(ctx, &d, r.Scope)
+			if p.enforced(&d) {
+				return sockets.Verdict{}, d.err()
+			}
+		} else {
+			v.Check = (*checker)(p)
+		}
+	}
+	if m := p.cfg.Metrics; m != nil {
+		v.Count = (*counter)(m)
+	}
+	return v, nil
+}
+
+// checker is a Policy as the [sockets.Checker] of a name's addresses.
+type checker Policy
+
+func (c *checker) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	r := c.cfg.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	return r.LookupNetIP(ctx, network, host)
+}
+
+func (c *checker) CheckAddrs(ctx context.Context, r sockets.Request, addrs []netip.Addr) ([]netip.Addr, error) {
+	p := (*Policy)(c)
+	host := r.Address.Hostname // already lower case, no trailing dot
+	allowed := make([]netip.Addr, 0, len(addrs))
+	var denied []Decision
+	for _, ip := range addrs {
+		d := p.decideAddr(host, ip, r.Address.Port)
+		d.Host = host
+		p.record(ctx, &d, r.Scope)
+		if p.enforced(&d) {
+			denied = append(denied, d)
+			continue
+		}
+		allowed = append(allowed, ip) // dialled as resolved (zone kept); decisions use the canonical form
+	}
+	if len(allowed) == 0 {
+		return nil, noneAllowed(host, denied)
+	}
+	return allowed, nil
+}
+
+func noneAllowed(host string, denied []Decision) error {
+	if len(denied) == 1 {
+		return denied[0].err()
+	}
+	var b strings.Builder
+	b.WriteString(quote(host) + " resolved to ")
+	for i, d := range denied {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.IP.String())
+	}
+	b.WriteString(" and the egress policy allows none of them")
+	for _, d := range denied {
+		b.WriteString("; ")
+		b.WriteString(d.String())
+	}
+	return errorf(errDenied, b.String())
+}
