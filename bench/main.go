@@ -332,7 +332,7 @@ func num(v float64) string {
 // order keeps the table in a stable, readable order: core first, then
 // drivers; within a group, the order in which the workloads were registered.
 func order(name string) int {
-	for i, p := range []string{"bulk", "tls", "relay", "ping", "connect", "starttls", "idle", "policy", "pgx", "mysql", "smtp", "paho"} {
+	for i, p := range []string{"bulk", "tls", "relay", "ping", "connect", "starttls", "idle", "policy", "pgx", "mysql", "smtp", "imap", "paho"} {
 		if strings.HasPrefix(strings.ToLower(name), p) {
 			return i
 		}

@@ -156,7 +156,7 @@ func TestDialContextBoundsTheAttemptOnly(t *testing.T) {
 func TestDialerDefaultsToHalfOpen(t *testing.T) {
 	srv, _ := sockettest.NewScripted(sockettest.Send("x"), sockettest.CloseWrite(), sockettest.Expect("y"))
 	defer srv.Close()
-	s, err := (&dialers.Dialer{}).Connect(context.Background(), srv.Addr(), sockets.SecureTransportOff)
+	s, err := (&dialers.Dialer{}).DialSocket(context.Background(), srv.Addr(), sockets.SecureTransportOff, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

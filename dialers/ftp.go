@@ -107,9 +107,9 @@ func FTPDialFunc(ctx context.Context, d *Dialer, addr string, tlsConfig *tls.Con
 // dialFTPData opens a data connection with TLS by the socket, without
 // waiting for the handshake.
 func dialFTPData(ctx context.Context, d *Dialer, address string, cfg *tls.Config) (net.Conn, error) {
-	// Connect waits for the TCP connection, so a refused or denied address
+	// DialSocket waits for the TCP connection, so a refused or denied address
 	// fails here; jlaffaye/ftp always dials "tcp".
-	s, err := d.Connect(ctx, address, sockets.SecureTransportStartTLS)
+	s, err := d.DialSocket(ctx, address, sockets.SecureTransportStartTLS, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -19,8 +19,9 @@ import (
 // "rediss://" URL, the TLSConfig that redis.ParseURL filled in), and the
 // socket does TLS from the first byte (SecureTransport "on"), waiting for
 // the handshake so certificate errors surface when the pool dials. A nil
-// tlsConfig means plain TCP. tlsConfig is cloned; its ServerName defaults
-// to the host of each address dialed, which suits a cluster's nodes.
+// tlsConfig means plain TCP. tlsConfig is cloned and takes the place of
+// d.Options.TLSConfig (give it the roots too); its ServerName defaults to
+// the host of each address dialed, which suits a cluster's nodes.
 //
 //	opt, err := redis.ParseURL("rediss://redis.example.com:6380/0")
 //	// ...

@@ -16,7 +16,7 @@ import (
 //
 // Schemes map to secureTransport as for [OpenConnection]. TLS settings come
 // from ClientConfig.TlsCfg when it is set (it is cloned), otherwise from
-// opts.SocketOptions.TLSConfig. The context autopaho passes (the one given to
+// opts.Dialer's Options.TLSConfig. The context autopaho passes (the one given to
 // autopaho.NewConnection) is the dial's parent, so its values (a request
 // scope) apply; ClientConfig.ConnectTimeout bounds the connect and TLS
 // handshake. The returned net.Conn is a [*Conn].

@@ -13,6 +13,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	pahov3 "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/mqtt"
 )
 
@@ -310,9 +311,14 @@ func mqttOptionsWithTLS(o *mqtt.Options, cfg *tls.Config) *mqtt.Options {
 	if o != nil {
 		c = *o
 	}
-	so := *orZero(c.SocketOptions)
+	var d dialers.Dialer
+	if c.Dialer != nil {
+		d = *c.Dialer
+	}
+	so := *orZero(d.Options)
 	so.TLSConfig = cfg
-	c.SocketOptions = &so
+	d.Options = &so
+	c.Dialer = &d
 	return &c
 }
 

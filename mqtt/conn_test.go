@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/mqtt"
 	"github.com/outboundhq/outbound/sockets"
 )
@@ -52,14 +53,14 @@ func dialRecorded(t *testing.T) (*mqtt.Conn, *recordingConn, net.Conn) {
 	}
 	defer l.Close()
 	var rec *recordingConn
-	o := &mqtt.Options{SocketOptions: &sockets.Options{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	o := &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
 		rec = &recordingConn{Conn: c}
 		return rec, nil
-	}}}
+	}}}}
 	c, err := mqtt.Dial(testContext(t, 5*time.Second), mustURL(t, "mqtt://"+l.Addr().String()), o)
 	if err != nil {
 		t.Fatal(err)

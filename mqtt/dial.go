@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -54,7 +55,7 @@ func brokerAddress(broker *url.URL, secure sockets.SecureTransport) (string, err
 }
 
 // connect opens a socket to broker and waits until it is open. clientTLS,
-// when not nil, takes the place of SocketOptions.TLSConfig.
+// when not nil, takes the place of the Dialer's Options.TLSConfig.
 func (o *Options) connect(ctx context.Context, broker *url.URL, clientTLS *tls.Config) (*sockets.Socket, error) {
 	if broker == nil {
 		return nil, fmt.Errorf("mqtt: no broker URL: %w", sockets.ErrInvalidAddress)
@@ -68,23 +69,22 @@ func (o *Options) connect(ctx context.Context, broker *url.URL, clientTLS *tls.C
 	if err != nil {
 		return nil, err
 	}
-	var so sockets.Options
-	if o.SocketOptions != nil {
-		so = *o.SocketOptions
+	var d dialers.Dialer
+	if o.Dialer != nil {
+		d = *o.Dialer
 	}
-	so.SecureTransport = secure
-	if clientTLS != nil {
-		so.TLSConfig = clientTLS
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
 	}
+	if d.Options != nil && d.Options.AllowHalfOpen {
+		return nil, fmt.Errorf("mqtt: the Dialer's Options.AllowHalfOpen cannot apply: MQTT has no half-close, a broker's EOF ends the connection; give this adapter a Dialer without AllowHalfOpen: %w", sockets.ErrInvalidOptions)
+	}
+	d.NoHalfOpen = true // the Sockets API default: the broker's EOF closes the socket
 	if secure == sockets.SecureTransportOff {
-		so.TLSConfig = nil
+		clientTLS = nil
 	}
-	s, err := sockets.Connect(ctx, addr, &so)
+	s, err := d.DialSocket(ctx, addr, secure, clientTLS)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Opened(ctx); err != nil {
-		s.Close()
 		return nil, err
 	}
 	if o.OnSocketOpened != nil {
@@ -107,8 +107,8 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 // Dial opens a socket to the MQTT broker at broker and waits until it is open
 // (for the TLS schemes, until the handshake is done), so connect, policy and
 // certificate errors surface here. The scheme decides the secure transport
-// (see [Options.SocketOptions]); a URL without a port gets [DefaultPort] or
-// [DefaultTLSPort]. TLS settings come from Options.SocketOptions.TLSConfig.
+// (see [Options.Dialer]); a URL without a port gets [DefaultPort] or
+// [DefaultTLSPort]. TLS settings come from the Dialer's Options.TLSConfig.
 //
 // ctx bounds the connect attempt only, not the connection's life; its values
 // (a request scope, for example) apply to the socket as in [sockets.Connect].

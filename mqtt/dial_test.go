@@ -15,6 +15,7 @@ import (
 	pahov3 "github.com/eclipse/paho.mqtt.golang"
 	"golang.org/x/net/nettest"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/mqtt"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
@@ -61,12 +62,12 @@ func TestSchemes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.url, func(t *testing.T) {
 			var dialled []string
-			o := &mqtt.Options{SocketOptions: &sockets.Options{
+			o := &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{
 				Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 					dialled = append(dialled, addr)
 					return nil, errRecorded
 				},
-			}}
+			}}}
 			_, err := mqtt.Dial(context.Background(), mustURL(t, tc.url), o)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
@@ -113,7 +114,7 @@ func TestSecureTransport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer secure.Close()
-	tlsOpts := &mqtt.Options{SocketOptions: &sockets.Options{TLSConfig: ca.ClientConfig()}}
+	tlsOpts := &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{TLSConfig: ca.ClientConfig()}}}
 	cases := []struct {
 		scheme string
 		addr   string
@@ -196,12 +197,12 @@ func TestDenied(t *testing.T) {
 // TestConnectTimeout checks that the clients' connect timeouts bound the dial
 // (paho's hook has no context of its own; autopaho passes its long-lived one).
 func TestConnectTimeout(t *testing.T) {
-	hang := &mqtt.Options{SocketOptions: &sockets.Options{
+	hang := &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		},
-	}}
+	}}}
 	u := mustURL(t, "mqtt://127.0.0.1:1883")
 	t.Run("OpenConnection", func(t *testing.T) {
 		co := pahov3.NewClientOptions().SetConnectTimeout(20 * time.Millisecond)
@@ -238,7 +239,7 @@ func TestOptionsCopied(t *testing.T) {
 		return func(*sockets.Socket) { mu.Lock(); calls = append(calls, name); mu.Unlock() }
 	}
 	so := &sockets.Options{}
-	o := &mqtt.Options{SocketOptions: so, OnSocketOpened: hook("first")}
+	o := &mqtt.Options{Dialer: &dialers.Dialer{Options: so}, OnSocketOpened: hook("first")}
 	open := mqtt.OpenConnection(o)
 	o.OnSocketOpened = hook("second")
 	so.Dial = func(context.Context, string, string) (net.Conn, error) { return nil, errRecorded }

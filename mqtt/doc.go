@@ -20,15 +20,16 @@
 // mqtt:// are "off" (plain MQTT, port 1883 by default); ssl://, tls://,
 // mqtts://, tcps:// and mqtt+ssl:// are "on" (MQTT over TLS, port 8883 by
 // default). TLS settings come from the client's own TLS configuration when
-// it has one, otherwise from [Options].SocketOptions.TLSConfig; the
+// it has one, otherwise from [Options].Dialer's Options.TLSConfig; the
 // certificate is verified against the system roots (or the configured ones)
 // and the broker's host name. WebSocket and unix-socket brokers are refused
 // with [ErrUnsupportedScheme].
 //
 // # Egress policy and request scope
 //
-// Options.SocketOptions.Policy decides which brokers may be reached; a
-// denied broker fails at connect (the client's connect error wraps
+// [Options].Dialer is "the one dialer" ([dialers.Dialer]) that the
+// program's other adapters (pg, mysql, smtp, net/http) take the same way.
+// Its Options.Policy decides which brokers may be reached; a denied broker fails at connect (the client's connect error wraps
 // [sockets.ErrDenied]) and nothing is sent to it. A request scope
 // ([sockets.WithScope]) comes from the context: the one given to
 // [OpenConnectionContext] or to [Dial], or the one autopaho.NewConnection

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/internal/testenv"
 	"github.com/outboundhq/outbound/mqtt"
 	"github.com/outboundhq/outbound/sockets"
@@ -95,7 +96,7 @@ func TestMosquittoWill(t *testing.T) {
 			var raw []*net.TCPConn
 			var sock *sockets.Socket
 			o := &mqtt.Options{
-				SocketOptions: &sockets.Options{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				Dialer: &dialers.Dialer{Options: &sockets.Options{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 					c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 					if err == nil {
 						mu.Lock()
@@ -103,7 +104,7 @@ func TestMosquittoWill(t *testing.T) {
 						mu.Unlock()
 					}
 					return c, err
-				}},
+				}}},
 				OnSocketOpened: func(s *sockets.Socket) { mu.Lock(); sock = s; mu.Unlock() },
 			}
 			w, err := kind.connect(ctx, clientConfig{

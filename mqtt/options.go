@@ -1,23 +1,30 @@
 package mqtt
 
 import (
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/sockets"
 )
 
 // Options configure how this package opens sockets to MQTT brokers. A nil
-// *Options means the defaults: the Sockets API defaults for every socket
-// (allowHalfOpen false, the system's TLS roots) and no hooks. The functions
+// *Options means the defaults: a zero [dialers.Dialer] (the system's TLS
+// roots) and no hooks. The functions
 // of this package copy Options when they are called; changing them afterwards
 // has no effect.
 type Options struct {
-	// SocketOptions are the options of every socket: TLS settings, a custom
-	// Dial (a proxy's), and the egress policy. SecureTransport is ignored:
-	// the broker URL's scheme decides it ("off" for tcp:// and mqtt://,
-	// "on" for ssl://, tls://, mqtts://, tcps:// and mqtt+ssl://).
-	// TLSConfig is used only for the TLS schemes, and only when the MQTT
-	// client's own TLS configuration (paho's ClientOptions.TLSConfig,
-	// autopaho's ClientConfig.TlsCfg) is nil.
-	SocketOptions *sockets.Options
+	// Dialer opens every socket: "the one dialer" the program's other
+	// adapters take the same way, whose Options carry the egress policy, a
+	// proxy, layers and TLS settings. Nil means a zero [dialers.Dialer].
+	// The broker URL's scheme decides the secure transport ("off" for
+	// tcp:// and mqtt://, "on" for ssl://, tls://, mqtts://, tcps:// and
+	// mqtt+ssl://), so leave the Dialer's Options.SecureTransport unset: a
+	// Dialer that [dialers.Dialer.Validate] refuses is refused here. Its
+	// Options.TLSConfig is used for the TLS schemes when the MQTT client's
+	// own TLS configuration (paho's ClientOptions.TLSConfig, autopaho's
+	// ClientConfig.TlsCfg) is nil. MQTT has no half-close (a broker's EOF
+	// ends the connection), so the sockets close on the broker's EOF
+	// whatever the Dialer's NoHalfOpen says, and a Dialer whose
+	// Options.AllowHalfOpen is set is refused.
+	Dialer *dialers.Dialer
 
 	// OnSocketOpened, when set, is called with every socket this package
 	// opened, once it is open and before the MQTT client uses it. It runs on
@@ -40,12 +47,13 @@ func (o *Options) clone() Options {
 		return Options{}
 	}
 	c := *o
-	if c.SocketOptions != nil {
-		so := *c.SocketOptions
-		if so.TLSConfig != nil {
-			so.TLSConfig = so.TLSConfig.Clone()
+	if c.Dialer != nil {
+		d := *c.Dialer
+		if d.Options != nil {
+			so := *d.Options
+			d.Options = &so
 		}
-		c.SocketOptions = &so
+		c.Dialer = &d
 	}
 	return c
 }

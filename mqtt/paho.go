@@ -18,7 +18,7 @@ import (
 // tcp:// and mqtt:// dial with secureTransport "off"; ssl://, tls://, mqtts://
 // (and paho's tcps:// and mqtt+ssl://) with "on". TLS settings come from
 // ClientOptions.TLSConfig when it is set (it is cloned), otherwise from
-// opts.SocketOptions.TLSConfig; the server name defaults to the broker's
+// opts.Dialer's Options.TLSConfig; the server name defaults to the broker's
 // host. paho's OnConnectAttempt TLS override and ClientOptions.Dialer are not
 // seen by a custom open function. ClientOptions.ConnectTimeout bounds the
 // connect and TLS handshake. ws://, wss:// and unix:// are refused with

@@ -11,6 +11,7 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	pahov3 "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/mqtt"
 	"github.com/outboundhq/outbound/sockets"
@@ -60,7 +61,7 @@ func TestPolicy(t *testing.T) {
 			t.Run("denied/"+tc.name+"/"+kind.name, func(t *testing.T) {
 				ctx := testContext(t, 10*time.Second)
 				before := b.ln.accepted()
-				o := &mqtt.Options{SocketOptions: &sockets.Options{Policy: tc.policy}}
+				o := &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{Policy: tc.policy}}}
 				c, err := kind.connect(ctx, clientConfig{URL: tc.url, ClientID: clientID(t, "denied"), Options: o})
 				if err == nil {
 					c.Close()
@@ -77,7 +78,7 @@ func TestPolicy(t *testing.T) {
 	}
 	for _, kind := range clientKinds {
 		t.Run("allowed/"+kind.name, func(t *testing.T) {
-			o := &mqtt.Options{SocketOptions: &sockets.Options{Policy: onlyBroker}}
+			o := &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{Policy: onlyBroker}}}
 			roundTrip(t, kind, b.url("mqtt"), "outbound/policy", o, nil)
 		})
 	}
@@ -97,7 +98,7 @@ func TestScope(t *testing.T) {
 	u := mustURL(t, b.url("mqtt"))
 
 	t.Run("no scope", func(t *testing.T) {
-		o := &mqtt.Options{SocketOptions: &sockets.Options{Policy: policy}}
+		o := &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{Policy: policy}}}
 		for _, kind := range clientKinds {
 			ctx := testContext(t, 10*time.Second)
 			c, err := kind.connect(ctx, clientConfig{URL: b.url("mqtt"), ClientID: clientID(t, "unscoped"), Options: o})
@@ -117,7 +118,7 @@ func TestScope(t *testing.T) {
 		ctx := sockets.WithScope(testContext(t, 10*time.Second), sc)
 		ended := make(chan error, 3)
 		o := &mqtt.Options{
-			SocketOptions:  &sockets.Options{Policy: policy},
+			Dialer:         &dialers.Dialer{Options: &sockets.Options{Policy: policy}},
 			OnSocketClosed: func(_ *sockets.Socket, err error) { ended <- err },
 		}
 		open := mqtt.OpenConnectionContext(ctx, o)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/mqtt"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
@@ -104,7 +105,7 @@ func TestMQTTS(t *testing.T) {
 			}
 			t.Run(kind.name+"/socket-options", func(t *testing.T) {
 				// TLS settings given only in Options.SocketOptions.
-				o := &mqtt.Options{SocketOptions: &sockets.Options{TLSConfig: ca.ClientConfig()}}
+				o := &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{TLSConfig: ca.ClientConfig()}}}
 				roundTrip(t, kind, b.url("mqtts"), "outbound/tls-socket-options", o, nil)
 			})
 		}
@@ -118,9 +119,9 @@ func TestMQTTS(t *testing.T) {
 		clientTLS *tls.Config
 	}{
 		{"client-config", nil, other.ClientConfig()},
-		{"socket-options", &mqtt.Options{SocketOptions: &sockets.Options{TLSConfig: other.ClientConfig()}}, nil},
+		{"socket-options", &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{TLSConfig: other.ClientConfig()}}}, nil},
 		// The client library's configuration wins over the sockets' one.
-		{"client-config-wins", &mqtt.Options{SocketOptions: &sockets.Options{TLSConfig: ca.ClientConfig()}}, other.ClientConfig()},
+		{"client-config-wins", &mqtt.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{TLSConfig: ca.ClientConfig()}}}, other.ClientConfig()},
 		// With no roots given, the system roots do not know the test CA.
 		{"system-roots", nil, nil},
 	}

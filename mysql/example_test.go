@@ -2,6 +2,7 @@ package mysql_test
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/outboundhq/outbound/dialers"
 	outmysql "github.com/outboundhq/outbound/mysql"
 	"github.com/outboundhq/outbound/sockets"
 )
@@ -104,11 +106,12 @@ func ExampleRegister() {
 	defer db.Close()
 }
 
-// TLS belongs to the driver, inside MySQL's handshake: socket options that
-// ask for TLS are refused with a message that says what to do instead.
+// TLS belongs to the driver, inside MySQL's handshake: a Dialer that asks
+// for TLS is refused with a message that says what to do instead.
 func ExampleOpenDB_tls() {
 	cfg, _ := gomysql.ParseDSN("root@tcp(db.example:3306)/test")
-	_, err := outmysql.OpenDB(cfg, &sockets.Options{SecureTransport: sockets.SecureTransportOn})
+	d := &dialers.Dialer{Options: &sockets.Options{TLSConfig: &tls.Config{}}}
+	_, err := outmysql.OpenDB(cfg, &outmysql.Options{Dialer: d})
 	fmt.Println(errors.Is(err, sockets.ErrInvalidOptions))
 	// Output: true
 }

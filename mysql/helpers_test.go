@@ -12,6 +12,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/internal/testenv"
 	outmysql "github.com/outboundhq/outbound/mysql"
 	"github.com/outboundhq/outbound/sockets"
@@ -72,11 +73,11 @@ func (r *recorder) sockets(t *testing.T) []*sockets.Socket {
 }
 
 // openRecorded opens a pool over cfg whose connections come from
-// outmysql.DialFunc(opts) through rec, and closes it when the test ends.
+// outmysql.DialFunc(dialerOpts(opts)) through rec, and closes it when the test ends.
 func openRecorded(t *testing.T, cfg *gomysql.Config, opts *sockets.Options, rec *recorder) *sql.DB {
 	t.Helper()
 	cfg = cfg.Clone()
-	cfg.DialFunc = rec.wrap(outmysql.DialFunc(opts))
+	cfg.DialFunc = rec.wrap(outmysql.DialFunc(dialerOpts(opts)))
 	c, err := gomysql.NewConnector(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -140,4 +141,9 @@ func waitClosed(t *testing.T, s *sockets.Socket, d time.Duration) {
 	case <-time.After(d):
 		t.Fatalf("socket to %s: Closed did not fire within %v", s.Address(), d)
 	}
+}
+
+// dialerOpts gives the adapter a Dialer with the socket options o.
+func dialerOpts(o *sockets.Options) *outmysql.Options {
+	return &outmysql.Options{Dialer: &dialers.Dialer{Options: o}}
 }

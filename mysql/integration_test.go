@@ -492,7 +492,7 @@ func TestRegister(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
-	if err := outmysql.Register(network, opts); err != nil {
+	if err := outmysql.Register(network, dialerOpts(opts)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { gomysql.DeregisterDialContext(network) })
@@ -592,7 +592,7 @@ func TestProxy(t *testing.T) {
 	cfg := serverConfig(t)
 	ctx := ctxT(t)
 	var p directProxy
-	db, err := outmysql.OpenDB(cfg, &sockets.Options{Proxy: &p})
+	db, err := outmysql.OpenDB(cfg, dialerOpts(&sockets.Options{Proxy: &p}))
 	if err != nil {
 		t.Fatal(err)
 	}

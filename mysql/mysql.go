@@ -13,20 +13,33 @@ import (
 	"github.com/outboundhq/outbound/sockets"
 )
 
+// Options configure how the driver's connections are opened. A nil *Options
+// means the defaults: a zero [dialers.Dialer]. Options are copied.
+type Options struct {
+	// Dialer opens the sockets; its Options carry the egress policy, a
+	// proxy, layers and the other socket settings. Nil means a zero
+	// [dialers.Dialer]. MySQL negotiates TLS inside its own handshake, so
+	// the driver does TLS (tls= in the DSN, Config.TLS): a Dialer whose
+	// Options set TLSConfig is refused, as is any refused by
+	// [dialers.Dialer.Validate].
+	Dialer *dialers.Dialer
+}
+
 // DialFunc returns a dial function for the driver's Config.DialFunc that opens
-// every connection as an outbound socket with opts, waiting until it is open,
-// so that connect errors and policy denials surface when the driver connects.
+// every connection as an outbound socket with opts' Dialer, waiting until it
+// is open, so that connect errors and policy denials surface when the driver
+// connects.
 //
 // network must be "tcp", "tcp4" or "tcp6" (the DSN's protocol, "tcp" by
 // default); outbound sockets are TCP only. ctx bounds the connect attempt
 // only, not the connection's life. A nil opts means the defaults; opts is
-// copied. SecureTransport must be empty or "off", since MySQL negotiates TLS
-// inside its handshake (see the package documentation); with any other value
-// every dial fails with an error wrapping [sockets.ErrInvalidOptions].
+// copied. A Dialer that cannot apply (TLS settings, see [Options.Dialer])
+// makes every dial fail with an error wrapping [sockets.ErrInvalidOptions];
+// [NewConnector], [OpenDB], [Open] and [Register] report it at once.
 //
 // The connections it returns carry the socket (see [SocketOf]); see the
 // package documentation for the driver's liveness check. The returned function is safe for concurrent use.
-func DialFunc(opts *sockets.Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func DialFunc(opts *Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d, err := newDialer(opts)
 	if err != nil {
 		return func(context.Context, string, string) (net.Conn, error) { return nil, err }
@@ -37,10 +50,11 @@ func DialFunc(opts *sockets.Options) func(ctx context.Context, network, addr str
 // NewConnector returns a driver.Connector for cfg whose connections are
 // outbound sockets opened with opts (see [DialFunc]). cfg is cloned, never
 // modified; a DialFunc already set in it is replaced; a nil cfg means the
-// driver's NewConfig(). cfg.Net must be "tcp" (or
-// empty); the error for anything else, like the error for opts holding TLS
-// settings, wraps [sockets.ErrInvalidOptions]. Use it with [sql.OpenDB].
-func NewConnector(cfg *gomysql.Config, opts *sockets.Options) (driver.Connector, error) {
+// driver's NewConfig(). cfg.Net must be "tcp" (or empty): a unix socket
+// ("unix(/run/mysqld/mysqld.sock)" in a DSN) is refused, since outbound
+// sockets are TCP. That error, like the error for a Dialer that cannot
+// apply, wraps [sockets.ErrInvalidOptions]. Use it with [sql.OpenDB].
+func NewConnector(cfg *gomysql.Config, opts *Options) (driver.Connector, error) {
 	if cfg == nil {
 		cfg = gomysql.NewConfig()
 	} else {
@@ -60,7 +74,7 @@ func NewConnector(cfg *gomysql.Config, opts *sockets.Options) (driver.Connector,
 // OpenDB is [sql.OpenDB] over [NewConnector]: a connection pool whose
 // connections are outbound sockets. Like sql.Open it does not connect; use
 // [sql.DB.PingContext] to check the server is reachable.
-func OpenDB(cfg *gomysql.Config, opts *sockets.Options) (*sql.DB, error) {
+func OpenDB(cfg *gomysql.Config, opts *Options) (*sql.DB, error) {
 	c, err := NewConnector(cfg, opts)
 	if err != nil {
 		return nil, err
@@ -70,7 +84,7 @@ func OpenDB(cfg *gomysql.Config, opts *sockets.Options) (*sql.DB, error) {
 
 // Open parses dsn with the driver's ParseDSN and calls [OpenDB]. The DSN's
 // protocol must be tcp ("user@tcp(host:3306)/db", or no protocol at all).
-func Open(dsn string, opts *sockets.Options) (*sql.DB, error) {
+func Open(dsn string, opts *Options) (*sql.DB, error) {
 	cfg, err := gomysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -81,7 +95,7 @@ func Open(dsn string, opts *sockets.Options) (*sql.DB, error) {
 // Register registers a dial function with the driver under network (with
 // the driver's RegisterDialContext), so that DSNs naming that protocol, such
 // as "user@outbound(db.internal:3306)/shop", connect through outbound sockets
-// opened with opts (see [DialFunc] for what opts may hold).
+// opened with opts (see [DialFunc] and [Options] for what opts may hold).
 //
 // The registration is process-wide state kept by the driver: it applies to
 // every DSN in the program that names network, and a later Register (or the
@@ -89,7 +103,7 @@ func Open(dsn string, opts *sockets.Options) (*sql.DB, error) {
 // once, at start-up; remove it with the driver's DeregisterDialContext.
 // Registering "tcp" sends every plain TCP DSN through outbound. Prefer
 // [NewConnector] or [OpenDB] where the code can take a Config.
-func Register(network string, opts *sockets.Options) error {
+func Register(network string, opts *Options) error {
 	if network == "" {
 		return fmt.Errorf("outbound/mysql: Register needs a network name, such as \"outbound\", to use in DSNs: %w", sockets.ErrInvalidOptions)
 	}
@@ -105,25 +119,30 @@ func Register(network string, opts *sockets.Options) error {
 
 // dialer opens the driver's connections; it is immutable once built.
 type dialer struct {
-	d dialers.Dialer
+	d *dialers.Dialer
 }
 
-func newDialer(opts *sockets.Options) (*dialer, error) {
-	var o sockets.Options
+func newDialer(opts *Options) (*dialer, error) {
+	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	switch o.SecureTransport {
-	case "", sockets.SecureTransportOff:
-	default:
-		return nil, fmt.Errorf("outbound/mysql: SecureTransport %q is not supported: MySQL negotiates TLS inside its own handshake, so leave SecureTransport \"off\" and set tls=true (or another tls= value, or Config.TLS) in the driver's configuration: %w",
-			o.SecureTransport, sockets.ErrInvalidOptions)
+	d := o.Dialer
+	if d == nil {
+		d = &dialers.Dialer{}
 	}
-	if o.TLSConfig != nil {
-		return nil, fmt.Errorf("outbound/mysql: TLSConfig is set in the socket options, but MySQL negotiates TLS inside its own handshake: drop it and set the driver's Config.TLS (or register it with the driver's RegisterTLSConfig and name it with tls= in the DSN): %w",
+	if d.Options != nil && d.Options.SecureTransport != "" {
+		return nil, fmt.Errorf("outbound/mysql: the Dialer's Options.SecureTransport is %q, which cannot apply: MySQL negotiates TLS inside its own handshake, so leave SecureTransport empty and set tls=true (or another tls= value, or Config.TLS) in the driver's configuration: %w",
+			d.Options.SecureTransport, sockets.ErrInvalidOptions)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("outbound/mysql: %w", err)
+	}
+	if d.Options != nil && d.Options.TLSConfig != nil {
+		return nil, fmt.Errorf("outbound/mysql: the Dialer's Options.TLSConfig cannot apply: MySQL negotiates TLS inside its own handshake, so the driver does it; give this adapter a Dialer without TLSConfig and set the driver's Config.TLS (or tls= in the DSN, with RegisterTLSConfig for custom roots): %w",
 			sockets.ErrInvalidOptions)
 	}
-	return &dialer{d: dialers.Dialer{Options: &o}}, nil
+	return &dialer{d: d}, nil
 }
 
 func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -138,7 +157,7 @@ func checkNetwork(network string) error {
 	case "", "tcp", "tcp4", "tcp6":
 		return nil
 	}
-	return fmt.Errorf("outbound/mysql: protocol %q is not supported: outbound sockets are TCP, so use tcp(host:port) in the DSN (or Config.Net \"tcp\"): %w",
+	return fmt.Errorf("outbound/mysql: protocol %q is not supported: outbound sockets are TCP, so use tcp(host:port) in the DSN (or Config.Net \"tcp\"), or open that connection with the driver alone: %w",
 		network, sockets.ErrInvalidOptions)
 }
 
@@ -146,7 +165,7 @@ func checkNetwork(network string) error {
 // connection exposes the socket's descriptor, so the driver's liveness check
 // (Config.CheckConnLiveness) runs before a pooled connection is reused.
 func (d *dialer) connect(ctx context.Context, addr string) (net.Conn, error) {
-	s, err := d.d.Connect(ctx, addr, sockets.SecureTransportOff)
+	s, err := d.d.DialSocket(ctx, addr, sockets.SecureTransportOff, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/outboundhq/outbound/dialers"
 	outmysql "github.com/outboundhq/outbound/mysql"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
@@ -22,13 +23,15 @@ import (
 func TestOptionsRefused(t *testing.T) {
 	tests := []struct {
 		name string
-		opts *sockets.Options
+		opts *outmysql.Options
 		hint string // what the message tells the caller to do
 	}{
-		{"secureTransport on", &sockets.Options{SecureTransport: sockets.SecureTransportOn}, "tls=true"},
-		{"secureTransport starttls", &sockets.Options{SecureTransport: sockets.SecureTransportStartTLS}, "leave SecureTransport \"off\""},
-		{"TLSConfig", &sockets.Options{TLSConfig: &tls.Config{}}, "Config.TLS"},
-		{"TLSConfig with off", &sockets.Options{SecureTransport: sockets.SecureTransportOff, TLSConfig: &tls.Config{}}, "RegisterTLSConfig"},
+		{"secureTransport on", dialerOpts(&sockets.Options{SecureTransport: sockets.SecureTransportOn}), "tls=true"},
+		{"secureTransport starttls", dialerOpts(&sockets.Options{SecureTransport: sockets.SecureTransportStartTLS}), "leave SecureTransport empty"},
+		{"secureTransport off", dialerOpts(&sockets.Options{SecureTransport: sockets.SecureTransportOff}), "leave SecureTransport empty"},
+		{"TLSConfig", dialerOpts(&sockets.Options{TLSConfig: &tls.Config{}}), "Config.TLS"},
+		{"TLSConfig names the fix", dialerOpts(&sockets.Options{TLSConfig: &tls.Config{}}), "Dialer without TLSConfig"},
+		{"half-open both ways", &outmysql.Options{Dialer: &dialers.Dialer{NoHalfOpen: true, Options: &sockets.Options{AllowHalfOpen: true}}}, "drop one of them"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +114,7 @@ func TestDialFuncConn(t *testing.T) {
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := outmysql.DialFunc(opts)(ctx, "tcp", echo.Addr())
+	c, err := outmysql.DialFunc(dialerOpts(opts))(ctx, "tcp", echo.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,24 @@
 //
 // or, in one line, [Connect], [NewPool] and [OpenDB] do the parsing too.
 //
+// # The dialer
+//
+// [Options].Dialer is "the one dialer" ([dialers.Dialer]) that the
+// program's other adapters (mysql, smtp, mqtt, net/http) take the same way:
+// its Options carry the egress policy, a proxy and layers. TLS settings come
+// from the connection string, so a Dialer whose Options set
+// SecureTransport or TLSConfig is refused by [Configure] with an error that
+// names the fix, rather than ignored.
+//
+// # TCP only
+//
+// Outbound sockets are TCP, as the Sockets API is. A connection string with
+// no host makes pgx pick a unix socket directory (/var/run/postgresql,
+// /tmp) when one exists; [Configure] refuses a unix socket host, naming
+// the fix: give a TCP host (host=127.0.0.1, or the server's name), or
+// connect to the unix socket with pgx alone (a local socket is not egress,
+// and no policy or scope applies to it).
+//
 // # Hostnames
 //
 // The configuration keeps the hostname of the connection string: pgx's host
@@ -34,8 +52,10 @@
 // Workers docs' Postgres example: the adapter connects with SecureTransport
 // "starttls", sends the SSLRequest, reads the server's one-byte answer and,
 // on 'S', calls [sockets.Socket.StartTLS] with the TLS settings pgx derived
-// from sslmode, sslrootcert, sslcert and sslkey; pgx then talks over the
-// upgraded socket with its own TLS turned off. sslmode keeps its meaning:
+// from sslmode, sslrootcert, sslcert, sslkey, sslpassword, sslcertmode and
+// sslsni, exactly as pgx would use them (sslsni=0 sends no SNI, as pgx does
+// unless sslmode is verify-full); pgx then talks over the upgraded socket
+// with its own TLS turned off. sslmode keeps its meaning:
 //
 //   - disable: no SSLRequest, plaintext.
 //   - prefer: TLS when the server answers 'S'; plaintext on the same socket
@@ -50,8 +70,10 @@
 //     roots), not the name.
 //   - verify-full: chain and hostname.
 //
-// sslnegotiation=direct maps to SecureTransport "on" with ALPN
-// "postgresql" (PostgreSQL 17 and later), with no SSLRequest.
+// sslnegotiation=direct gives TLS from the first byte with ALPN
+// "postgresql" (PostgreSQL 17 and later), with no SSLRequest: a socket
+// upgraded before any byte is sent, so that it ends as SecureTransport "on"
+// with every setting above (sslsni=0 included) applied as pgx would.
 //
 // Two settings need pgx's own TLS and are refused with SocketTLS:
 // channel_binding=require (pgx computes the binding from its own

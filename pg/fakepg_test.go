@@ -35,12 +35,21 @@ type session struct {
 	sslRequest bool   // an SSLRequest came first
 	tls        bool   // the startup ran over TLS
 	alpn       string // negotiated ALPN
+	sni        string // server name the client sent (SNI); "" for none
+	clientCN   string // common name of the client certificate; "" for none
 	user       string
 	mechanism  string // SASL mechanism the client chose
 	gs2        string // the client's GS2 header
 	cbind      []byte // channel binding data the client sent
 	cbindWant  []byte // tls-server-end-point hash of the server's certificate
 	cancel     bool   // the connection was a CancelRequest
+}
+
+func (s *session) tlsState(cs tls.ConnectionState) {
+	s.alpn, s.sni = cs.NegotiatedProtocol, cs.ServerName
+	if len(cs.PeerCertificates) > 0 {
+		s.clientCN = cs.PeerCertificates[0].Subject.CommonName
+	}
 }
 
 func (f *fakePG) sessions() []session {
@@ -58,7 +67,11 @@ func (f *fakePG) serve(c net.Conn) error {
 		f.mu.Unlock()
 	}()
 	if tc, ok := c.(*tls.Conn); ok {
-		s.tls, s.alpn = true, tc.ConnectionState().NegotiatedProtocol
+		if err := tc.Handshake(); err != nil {
+			return fmt.Errorf("TLS handshake: %w", err)
+		}
+		s.tls = true
+		s.tlsState(tc.ConnectionState())
 	}
 	be := pgproto3.NewBackend(c, c)
 	msg, err := be.ReceiveStartupMessage()
@@ -79,7 +92,8 @@ func (f *fakePG) serve(c net.Conn) error {
 			if err := tc.Handshake(); err != nil {
 				return fmt.Errorf("TLS handshake: %w", err)
 			}
-			c, s.tls, s.alpn = tc, true, tc.ConnectionState().NegotiatedProtocol
+			c, s.tls = tc, true
+			s.tlsState(tc.ConnectionState())
 			be = pgproto3.NewBackend(c, c)
 		}
 		if msg, err = be.ReceiveStartupMessage(); err != nil {

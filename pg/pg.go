@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -12,15 +13,19 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/outboundhq/outbound/dialers"
+	"github.com/outboundhq/outbound/sockets"
 )
 
 // Options configure how pgx connections are opened. A nil *Options means the
 // defaults: a zero [dialers.Dialer] and TLS done by pgx.
 type Options struct {
-	// Dialer opens the sockets; its Options carry the socket settings, the
-	// egress policy and any proxy dial function. Nil means a zero
-	// [dialers.Dialer]. Its Options.TLSConfig is not used: TLS settings come
-	// from the connection string (sslmode, sslrootcert, sslcert, sslkey).
+	// Dialer opens the sockets: "the one dialer" the program's other
+	// adapters take the same way. Its Options carry the egress policy, a
+	// proxy, layers and the other socket settings. Nil means a zero
+	// [dialers.Dialer]. TLS settings come from the connection string
+	// (sslmode, sslrootcert, sslcert, sslkey, sslsni), so a Dialer whose
+	// Options set SecureTransport or TLSConfig is refused, as is any that
+	// [dialers.Dialer.Validate] refuses.
 	Dialer *dialers.Dialer
 
 	// SocketTLS makes the socket do TLS ([sockets.Socket.StartTLS] after the
@@ -65,6 +70,12 @@ func Configure(cfg *pgconn.Config, opts *Options) error {
 	d := o.Dialer
 	if d == nil {
 		d = &dialers.Dialer{}
+	}
+	if err := checkDialer(d); err != nil {
+		return err
+	}
+	if err := checkHosts(cfg); err != nil {
+		return err
 	}
 	if !o.SocketTLS {
 		cfg.DialFunc = d.DialContext
@@ -140,6 +151,36 @@ func OpenDB(connString string, opts *Options) (*sql.DB, error) {
 		return nil, err
 	}
 	return stdlib.OpenDB(*cfg), nil
+}
+
+// checkDialer refuses a Dialer whose settings cannot apply to pgx.
+func checkDialer(d *dialers.Dialer) error {
+	if d.Options != nil {
+		if st := d.Options.SecureTransport; st != "" {
+			return errorf("the Dialer's Options.SecureTransport is %q, which cannot apply: PostgreSQL starts TLS inside its protocol, so the transport comes from the connection string (sslmode, sslnegotiation); leave SecureTransport empty, and set Options.SocketTLS for TLS done by the socket: %w", st, sockets.ErrInvalidOptions)
+		}
+		if d.Options.TLSConfig != nil {
+			return errorf("the Dialer's Options.TLSConfig cannot apply: pgx takes its TLS settings from the connection string (sslmode, sslrootcert, sslcert, sslkey), with or without Options.SocketTLS; give this adapter a Dialer without TLSConfig and put the roots in sslrootcert: %w", sockets.ErrInvalidOptions)
+		}
+	}
+	if err := d.Validate(); err != nil {
+		return errorf("%w", err)
+	}
+	return nil
+}
+
+// checkHosts refuses unix-socket hosts: outbound sockets are TCP.
+func checkHosts(cfg *pgconn.Config) error {
+	hosts := []string{cfg.Host}
+	for _, fb := range cfg.Fallbacks {
+		hosts = append(hosts, fb.Host)
+	}
+	for _, h := range hosts {
+		if strings.HasPrefix(h, "/") {
+			return errorf("host %q is a unix socket directory (pgx picks one when the connection string names no host); outbound sockets are TCP: name a TCP host (host=127.0.0.1 or the server's name), or connect to the unix socket with pgx alone: %w", h, sockets.ErrInvalidOptions)
+		}
+	}
+	return nil
 }
 
 // keepHost is the LookupFunc: the hostname goes to the socket unresolved.

@@ -298,6 +298,13 @@ func TestSSLModes(t *testing.T) {
 		{"verify-ca/other root", srv.host, []string{"sslmode", "verify-ca", "sslrootcert", otherRoot}, want{err: "unknown authority"}, want{err: "unknown authority"}},
 		{"verify-full", srv.host, []string{"sslmode", "verify-full", "sslrootcert", srv.rootFile}, want{tls: true}, want{tls: true}},
 		{"verify-full/wrong host", wrongHost, []string{"sslmode", "verify-full", "sslrootcert", srv.rootFile}, want{err: wrongHost}, want{err: wrongHost}},
+		// The other TLS-relevant settings pgx honours mean the same both ways
+		// (TestTLSSettings checks what the server sees, SNI and certificates).
+		{"require/sslsni=0", wrongHost, []string{"sslmode", "require", "sslsni", "0"}, want{tls: true}, want{tls: true}},
+		{"verify-full/sslsni=0", srv.host, []string{"sslmode", "verify-full", "sslrootcert", srv.rootFile, "sslsni", "0"}, want{tls: true}, want{tls: true}},
+		{"verify-full/sslsni=0/wrong host", wrongHost, []string{"sslmode", "verify-full", "sslrootcert", srv.rootFile, "sslsni", "0"}, want{err: wrongHost}, want{err: wrongHost}},
+		{"max_protocol_version=3.2", srv.host, []string{"sslmode", "require", "max_protocol_version", "3.2"}, want{tls: true}, want{tls: true}},
+		{"min_protocol_version=3.2", srv.host, []string{"sslmode", "require", "min_protocol_version", "3.2"}, want{err: "protocol version"}, want{err: "protocol version"}},
 	}
 	for _, w := range ways {
 		for _, tc := range cases {

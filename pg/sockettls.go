@@ -175,42 +175,36 @@ func (e *tlsFailure) Error() string { return e.err.Error() }
 func (e *tlsFailure) Unwrap() error { return e.err }
 
 func (st *socketTLS) dialTLS(ctx context.Context, address string, t *target) (net.Conn, error) {
-	cfg := t.tls
-	if cfg.ServerName == "" && net.ParseIP(t.host) == nil {
-		// The name to verify (verify-full) and send as SNI; pgx leaves it
-		// empty for IP literals, and for a CancelRequest the dial address is one.
-		cfg = cfg.Clone()
-		cfg.ServerName = t.host
-	}
-	if st.direct {
-		c, err := st.dialer.DialTLSConfigContext(ctx, "tcp", address, cfg)
-		if err != nil && isHandshakeError(err) {
-			return nil, &tlsFailure{err}
-		}
-		return c, err
-	}
-	s, err := st.dialer.Connect(ctx, address, sockets.SecureTransportStartTLS)
+	// The socket is opened with "starttls" and upgraded by StartTLS with the
+	// configuration pgx derived from the connection string, as it is: an
+	// empty ServerName (sslsni=0, or an IP literal host) sends no SNI, as
+	// pgx's own handshake does, instead of StartTLS's default, the connect
+	// hostname. For sslnegotiation=direct the upgrade comes first, with no
+	// SSLRequest: TLS from the first byte, ALPN "postgresql" from pgx.
+	s, err := st.dialer.DialSocket(ctx, address, sockets.SecureTransportStartTLS, nil)
 	if err != nil {
 		return nil, err
 	}
-	reply, err := askTLS(ctx, s)
-	if err != nil {
-		s.Close()
-		return nil, &tlsFailure{fmt.Errorf("SSLRequest to %s: %w", address, err)}
-	}
-	switch reply {
-	case 'S':
-	case 'N':
-		if t.optional {
-			return s, nil // plaintext on the same connection, as libpq does
+	if !st.direct {
+		reply, err := askTLS(ctx, s)
+		if err != nil {
+			s.Close()
+			return nil, &tlsFailure{fmt.Errorf("SSLRequest to %s: %w", address, err)}
 		}
-		s.Close()
-		return nil, &tlsFailure{fmt.Errorf("%w: %s answered 'N' to the SSLRequest and the sslmode requires TLS; turn ssl on in the server, or use sslmode=prefer to accept plaintext", ErrTLSRefused, address)}
-	default:
-		s.Close()
-		return nil, &tlsFailure{fmt.Errorf("%s answered %q to the SSLRequest instead of 'S' or 'N'; is it a PostgreSQL server?", address, reply)}
+		switch reply {
+		case 'S':
+		case 'N':
+			if t.optional {
+				return s, nil // plaintext on the same connection, as libpq does
+			}
+			s.Close()
+			return nil, &tlsFailure{fmt.Errorf("%w: %s answered 'N' to the SSLRequest and the sslmode requires TLS; turn ssl on in the server, or use sslmode=prefer to accept plaintext", ErrTLSRefused, address)}
+		default:
+			s.Close()
+			return nil, &tlsFailure{fmt.Errorf("%s answered %q to the SSLRequest instead of 'S' or 'N'; is it a PostgreSQL server?", address, reply)}
+		}
 	}
-	ts, err := s.StartTLS(&sockets.StartTLSOptions{TLSConfig: cfg})
+	ts, err := s.StartTLS(&sockets.StartTLSOptions{TLSConfig: t.tls, NoServerName: t.tls.ServerName == ""})
 	if err != nil {
 		s.Close()
 		return nil, &tlsFailure{err}
@@ -242,16 +236,4 @@ func askTLS(ctx context.Context, s *sockets.Socket) (byte, error) {
 		err = fmt.Errorf("the server closed the connection: %w", io.ErrUnexpectedEOF)
 	}
 	return b[0], err
-}
-
-// isHandshakeError reports whether a DialTLSConfigContext error came from
-// the TLS handshake (after the TCP connect) rather than from the connect.
-func isHandshakeError(err error) bool {
-	var (
-		rec   tls.RecordHeaderError
-		alert tls.AlertError
-		cv    *tls.CertificateVerificationError
-	)
-	return errors.As(err, &rec) || errors.As(err, &alert) || errors.As(err, &cv) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }

@@ -136,16 +136,15 @@ func noStartTLS(addr string) error {
 
 // connect opens an outbound socket to addr and waits until it is open.
 func connect(ctx context.Context, addr string, o *Options, st sockets.SecureTransport, cfg *tls.Config) (*sockets.Socket, error) {
-	so, err := o.socketOptions(st, cfg)
+	d, err := o.dialer()
 	if err != nil {
 		return nil, &Error{Op: "dial", Addr: addr, Err: err}
 	}
-	sock, err := sockets.Connect(ctx, addr, so)
-	if err != nil {
-		return nil, &Error{Op: "dial", Addr: addr, Err: err}
+	if st == sockets.SecureTransportOff {
+		cfg = nil
 	}
-	if _, err := sock.Opened(ctx); err != nil {
-		sock.Close()
+	sock, err := d.DialSocket(ctx, addr, st, cfg)
+	if err != nil {
 		return nil, &Error{Op: "dial", Addr: addr, Err: ctxErr(ctx, err)}
 	}
 	return sock, nil

@@ -13,6 +13,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/smtp"
 	"github.com/outboundhq/outbound/smtp/smtptest"
 	"github.com/outboundhq/outbound/sockets"
@@ -259,14 +260,14 @@ func TestPort25DeniedByDefault(t *testing.T) {
 		dial dialFunc
 	}{"Dial", smtp.SecurityPlaintext, smtp.Dial}) {
 		t.Run(d.name, func(t *testing.T) {
-			_, err := d.dial(context.Background(), "mx.example.com:25", &smtp.Options{Socket: so, AllowPlaintext: true})
+			_, err := d.dial(context.Background(), "mx.example.com:25", &smtp.Options{Dialer: &dialers.Dialer{Options: so}, AllowPlaintext: true})
 			if !errors.Is(err, sockets.ErrDenied) {
 				t.Fatalf("err = %v; want ErrDenied", err)
 			}
 			if msg := err.Error(); !strings.Contains(msg, "port 25") || !strings.Contains(msg, "policy") || !strings.Contains(msg, "587") {
 				t.Errorf("message %q does not name port 25, the policy rule to allow it and the submission ports", msg)
 			}
-			err = smtp.SendMail(context.Background(), "mx.example.com:25", nil, "a@example.com", []string{"b@example.com"}, strings.NewReader("x\r\n"), &smtp.Options{Security: d.sec, Socket: so, AllowPlaintext: true})
+			err = smtp.SendMail(context.Background(), "mx.example.com:25", nil, "a@example.com", []string{"b@example.com"}, strings.NewReader("x\r\n"), &smtp.Options{Security: d.sec, Dialer: &dialers.Dialer{Options: so}, AllowPlaintext: true})
 			if !errors.Is(err, sockets.ErrDenied) {
 				t.Fatalf("SendMail: err = %v; want ErrDenied", err)
 			}

@@ -27,6 +27,11 @@
 //	err := smtp.SendMail(ctx, "smtp.example.com:587", auth,
 //		"alice@example.com", []string{"bob@example.com"}, msg, nil)
 //
+// [Options].Dialer is "the one dialer" ([dialers.Dialer]) that the
+// program's other adapters (pg, mysql, mqtt, net/http) take the same way:
+// its Options carry the egress policy, a proxy and layers, and its
+// TLSConfig gives the TLS roots when [Options].TLSConfig is nil.
+//
 // # Port 25
 //
 // Port 25 is refused by default, before any connection, with [sockets.ErrDenied]
@@ -38,7 +43,7 @@
 //		{Name: "mail-relay", Action: egress.Allow, Hosts: []string{"mx.example.com"}, Ports: []string{"25"}},
 //	}})
 //	...
-//	c, err := smtp.DialStartTLS(ctx, "mx.example.com:25", &smtp.Options{Socket: &sockets.Options{Policy: p}})
+//	c, err := smtp.DialStartTLS(ctx, "mx.example.com:25", &smtp.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{Policy: p}}})
 //
 // # Errors
 //

@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 
-	"github.com/outboundhq/outbound/sockets"
+	"github.com/outboundhq/outbound/dialers"
 )
 
 // Security says how [SendMail] secures its connection. The Dial functions
@@ -32,16 +32,17 @@ const (
 
 // Options configure the Dial functions and [SendMail]. A nil *Options means
 // the defaults: STARTTLS required, the system's TLS roots, the server name
-// taken from the address, "localhost" as the EHLO name, default socket
-// options. Options are copied, never modified.
+// taken from the address, "localhost" as the EHLO name, a zero
+// [dialers.Dialer]. Options are copied, never modified.
 type Options struct {
 	// Security chooses how SendMail secures the connection; empty means
 	// SecurityStartTLS. The Dial functions ignore it.
 	Security Security
 
 	// TLSConfig holds the TLS settings (roots, client certificates,
-	// server name). It is cloned; ServerName defaults to the host of the
-	// address and MinVersion to TLS 1.2.
+	// server name). Nil means the Dialer's Options.TLSConfig, if any. It is
+	// cloned; ServerName defaults to the host of the address and MinVersion
+	// to TLS 1.2.
 	TLSConfig *tls.Config
 
 	// LocalName is the name the client gives in EHLO (or HELO) once the
@@ -56,11 +57,13 @@ type Options struct {
 	// a plaintext connection.
 	AllowPlaintext bool
 
-	// Socket holds the options of the socket under the client: the egress
-	// policy (Policy), a proxy (Proxy or Dial), AllowHalfOpen. Leave its
-	// SecureTransport and TLSConfig unset: the Dial functions choose the
-	// transport, and TLS settings go in TLSConfig above.
-	Socket *sockets.Options
+	// Dialer opens the socket under the client: "the one dialer" the
+	// program's other adapters take the same way, whose Options carry the
+	// egress policy, a proxy and layers. Nil means a zero
+	// [dialers.Dialer]. Leave its Options.SecureTransport unset (the Dial
+	// functions and Security choose the transport): a Dialer that
+	// [dialers.Dialer.Validate] refuses is refused here.
+	Dialer *dialers.Dialer
 }
 
 func (o *Options) localName() string {
@@ -71,11 +74,16 @@ func (o *Options) localName() string {
 }
 
 // tlsConfig returns the TLS configuration for a connection to addr: a clone
-// of o.TLSConfig with ServerName and MinVersion defaulted.
+// of o.TLSConfig (or of the Dialer's) with ServerName and MinVersion
+// defaulted.
 func (o *Options) tlsConfig(addr string) *tls.Config {
+	base := o.TLSConfig
+	if base == nil && o.Dialer != nil && o.Dialer.Options != nil {
+		base = o.Dialer.Options.TLSConfig
+	}
 	var cfg *tls.Config
-	if o.TLSConfig != nil {
-		cfg = o.TLSConfig.Clone()
+	if base != nil {
+		cfg = base.Clone()
 	} else {
 		cfg = &tls.Config{}
 	}
@@ -90,20 +98,16 @@ func (o *Options) tlsConfig(addr string) *tls.Config {
 	return cfg
 }
 
-// socketOptions returns the options for the socket under a client.
-func (o *Options) socketOptions(st sockets.SecureTransport, cfg *tls.Config) (*sockets.Options, error) {
-	var so sockets.Options
-	if o.Socket != nil {
-		so = *o.Socket
-		if so.SecureTransport != "" || so.TLSConfig != nil {
-			return nil, errorf(sockets.ErrInvalidOptions, "Options.Socket.SecureTransport and Options.Socket.TLSConfig must be left unset: the Dial function chooses the transport; put TLS settings in Options.TLSConfig")
-		}
+// dialer returns the Dialer, refusing one whose settings cannot apply.
+func (o *Options) dialer() (*dialers.Dialer, error) {
+	d := o.Dialer
+	if d == nil {
+		d = &dialers.Dialer{}
 	}
-	so.SecureTransport = st
-	if st != sockets.SecureTransportOff {
-		so.TLSConfig = cfg
+	if err := d.Validate(); err != nil {
+		return nil, err
 	}
-	return &so, nil
+	return d, nil
 }
 
 func options(opts *Options) *Options {

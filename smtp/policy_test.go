@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/egress"
 	"github.com/outboundhq/outbound/smtp"
 	"github.com/outboundhq/outbound/smtp/smtptest"
@@ -17,7 +18,7 @@ import (
 )
 
 // Port 25 opens only with a policy rule that lists it, for the host named.
-// The in-process server stands in for mx.example.com:25: Options.Socket.Dial
+// The in-process server stands in for mx.example.com:25: Options.Dialer.Options.Dial
 // sends the connection there once the policy has allowed it.
 func TestPort25AllowedByRule(t *testing.T) {
 	ca := mustCA(t)
@@ -61,7 +62,7 @@ func TestPort25AllowedByRule(t *testing.T) {
 						return d.DialContext(ctx, network, srv.Addr())
 					},
 				}
-				opts := &smtp.Options{Security: sec, TLSConfig: ca.ClientConfig(), Socket: so}
+				opts := &smtp.Options{Security: sec, TLSConfig: ca.ClientConfig(), Dialer: &dialers.Dialer{Options: so}}
 				before := len(srv.Messages())
 				err := smtp.SendMail(context.Background(), "mx.example.com:25", sasl.NewPlainClient("", "alice", users["alice"]),
 					"alice@example.com", []string{"bob@example.org"}, strings.NewReader("Subject: via 25\r\n\r\nhi\r\n"), opts)
@@ -106,7 +107,7 @@ func TestPolicyDeniesSubmissionHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range dials {
-		_, err := d.dial(context.Background(), "smtp.evil.example:587", &smtp.Options{Socket: &sockets.Options{Policy: p}})
+		_, err := d.dial(context.Background(), "smtp.evil.example:587", &smtp.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{Policy: p}}})
 		if !errors.Is(err, sockets.ErrDenied) {
 			t.Errorf("%s: err = %v; want ErrDenied", d.name, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/smtp"
 	"github.com/outboundhq/outbound/smtp/smtptest"
 	"github.com/outboundhq/outbound/sockets"
@@ -338,7 +339,7 @@ func TestSendMailInvalid(t *testing.T) {
 		{"no recipients", nil, nil, nil},
 		{"unknown security", []string{"b@example.com"}, &smtp.Options{Security: "ssl"}, sockets.ErrInvalidOptions},
 		{"plaintext not allowed", []string{"b@example.com"}, &smtp.Options{Security: smtp.SecurityPlaintext}, smtp.ErrPlaintext},
-		{"socket transport set", []string{"b@example.com"}, &smtp.Options{Socket: &sockets.Options{SecureTransport: sockets.SecureTransportOn}}, sockets.ErrInvalidOptions},
+		{"socket transport set", []string{"b@example.com"}, &smtp.Options{Dialer: &dialers.Dialer{Options: &sockets.Options{SecureTransport: sockets.SecureTransportOn}}}, sockets.ErrInvalidOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

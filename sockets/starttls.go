@@ -18,6 +18,14 @@ type StartTLSOptions struct {
 	// TLSConfig replaces the TLSConfig given to Connect for this upgrade.
 	// It is cloned, never modified.
 	TLSConfig *tls.Config
+
+	// NoServerName sends no server name (SNI) in the handshake, as
+	// crypto/tls does for an empty ServerName (libpq's sslsni=0). No name
+	// is then checked, so it needs TLSConfig.InsecureSkipVerify (with
+	// VerifyPeerCertificate or VerifyConnection for a check of the
+	// caller's own) and no ExpectedServerHostname or TLSConfig.ServerName;
+	// otherwise StartTLS fails with [ErrInvalidOptions].
+	NoServerName bool
 }
 
 // StartTLS upgrades a socket opened with SecureTransport "starttls" to TLS
@@ -72,6 +80,13 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	if opts != nil && opts.ExpectedServerHostname != "" {
 		cfg.ServerName = opts.ExpectedServerHostname
 	}
+	name := cfg.ServerName // for errors
+	if opts != nil && opts.NoServerName {
+		if opts.ExpectedServerHostname != "" || (base != nil && base.ServerName != "") || !cfg.InsecureSkipVerify {
+			return fail(errorf(ErrInvalidOptions, "NoServerName leaves the certificate's name unchecked: it needs TLSConfig.InsecureSkipVerify (with VerifyPeerCertificate or VerifyConnection to check the chain) and no ExpectedServerHostname or TLSConfig.ServerName"))
+		}
+		cfg.ServerName = ""
+	}
 	o := s.opts
 	o.SecureTransport = SecureTransportOn
 	o.TLSConfig = cfg
@@ -94,7 +109,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		tc := ns.tlsClient(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, nil, tlsError(cfg.ServerName, err)
+			return nil, nil, tlsError(name, err)
 		}
 		return raw, tc, nil
 	})

@@ -329,3 +329,14 @@ func TestRealOpenSSH(t *testing.T) {
 		t.Fatalf("Dial with an empty known_hosts = %v, want knownhosts' refusal", err)
 	}
 }
+
+// TestDialRefusesInvalidDialer: a Dialer whose settings cannot apply is
+// refused before anything is dialled.
+func TestDialRefusesInvalidDialer(t *testing.T) {
+	d := &dialers.Dialer{NoHalfOpen: true, Options: &sockets.Options{AllowHalfOpen: true}}
+	cfg := &ssh.ClientConfig{User: "u", HostKeyCallback: ssh.InsecureIgnoreHostKey()}
+	_, err := sshdial.Dial(context.Background(), d, "127.0.0.1:1", cfg)
+	if !errors.Is(err, sockets.ErrInvalidOptions) || !strings.Contains(err.Error(), "drop one of them") {
+		t.Fatalf("Dial = %v; want the Dialer's refusal", err)
+	}
+}

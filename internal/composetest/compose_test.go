@@ -118,6 +118,7 @@ var (
 	fromLine     = regexp.MustCompile(`(?mi)^FROM\s+(\S+)(?:\s+AS\s+(\S+))?`)
 	copyFrom     = regexp.MustCompile(`(?mi)^COPY\s+--from=(\S+)`)
 	waitPort     = regexp.MustCompile(`ci_wait_port\s+(\d+)`)
+	waitLoop     = regexp.MustCompile(`for (\w+) in ([0-9 ]+); do ci_wait_port "\$(\w+)"`)
 	exportLine   = regexp.MustCompile(`(?m)^export (OUTBOUND_TEST_[A-Z0-9_]+)="([^"]*)"$`)
 	healthPorts  = regexp.MustCompile(`for p in ([0-9 ]+);`)
 	entrypointRE = regexp.MustCompile(`(?m)^ENTRYPOINT \["bash", "/outbound/\.ci/docker/entrypoint\.sh"\]$`)
@@ -242,6 +243,13 @@ func check(ctx context.Context, root string, vars []testenv.Var) []string {
 		waited := map[string]bool{}
 		for _, m := range waitPort.FindAllStringSubmatch(scripts.String(), -1) {
 			waited[m[1]] = true
+		}
+		for _, m := range waitLoop.FindAllStringSubmatch(scripts.String(), -1) {
+			if m[1] == m[3] {
+				for _, pt := range strings.Fields(m[2]) {
+					waited[pt] = true
+				}
+			}
 		}
 		want := map[string]bool{}
 		for _, v := range vars {
@@ -428,13 +436,17 @@ func TestCheckFindsDrift(t *testing.T) {
 		{name: "mariadb root", edits: []edit{{entrypoint, "IDENTIFIED BY '';", "IDENTIFIED BY 'secret';"}}, want: "does not make that user"},
 		{name: "mariadb database", edits: []edit{{entrypoint, "CREATE DATABASE IF NOT EXISTS test;", "CREATE DATABASE IF NOT EXISTS app;"}}, want: `uses database "test", which`},
 		{name: "setup stops serving a port", edits: []edit{{".ci/setup/52-irc.sh", "ci_wait_port 6667", "ci_wait_port 6697"}}, want: "OUTBOUND_TEST_IRC is on port 6667, but no .ci/setup script waits"},
+		{name: "setup stops serving a port in a loop", edits: []edit{{".ci/setup/31-dovecot.sh", "for port in 2143 2993", "for port in 2993"}}, want: "OUTBOUND_TEST_IMAP is on port 2143, but no .ci/setup script waits"},
 		{name: ".ci/run port", edits: []edit{{ciRun, `OUTBOUND_TEST_REDIS="127.0.0.1:6379"`, `OUTBOUND_TEST_REDIS="127.0.0.1:6380"`}}, want: `OUTBOUND_TEST_REDIS: .ci/run exports "127.0.0.1:6380"`},
 		{name: "a new server variable", vars: func(v []testenv.Var) []testenv.Var {
-			return append(v, testenv.Var{Name: "OUTBOUND_TEST_IMAP", What: "IMAP", Default: "127.0.0.1:2143"})
-		}, want: "OUTBOUND_TEST_IMAP is on port 2143, but no .ci/setup script waits"},
+			return append(v, testenv.Var{Name: "OUTBOUND_TEST_SMOKESCREEN", What: "smokescreen", Default: "127.0.0.1:4750"})
+		}, want: "OUTBOUND_TEST_SMOKESCREEN is on port 4750, but no .ci/setup script waits"},
+		{name: "a new server the health check misses", vars: func(v []testenv.Var) []testenv.Var {
+			return append(v, testenv.Var{Name: "OUTBOUND_TEST_SMOKESCREEN", What: "smokescreen", Default: "127.0.0.1:4750"})
+		}, want: "OUTBOUND_TEST_SMOKESCREEN is on port 4750, but service ci's health check does not try it"},
 		{name: "a new variable .ci/run lacks", vars: func(v []testenv.Var) []testenv.Var {
-			return append(v, testenv.Var{Name: "OUTBOUND_TEST_IMAP", What: "IMAP", Default: "127.0.0.1:2143"})
-		}, want: `OUTBOUND_TEST_IMAP: .ci/run exports ""`},
+			return append(v, testenv.Var{Name: "OUTBOUND_TEST_SMOKESCREEN", What: "smokescreen", Default: "127.0.0.1:4750"})
+		}, want: `OUTBOUND_TEST_SMOKESCREEN: .ci/run exports ""`},
 		{name: "postgres password", vars: func(v []testenv.Var) []testenv.Var {
 			return replace(v, "OUTBOUND_TEST_POSTGRES", "postgres://app:pw@127.0.0.1:5432/test")
 		}, want: `logs in as "app"`},

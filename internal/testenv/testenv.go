@@ -43,6 +43,13 @@ var Vars = []Var{
 	{"OUTBOUND_TEST_SSH", "OpenSSH server host:port", "127.0.0.1:2222"},
 	{"OUTBOUND_TEST_FTP", "FTP server with AUTH TLS host:port", "127.0.0.1:2121"},
 	{"OUTBOUND_TEST_IRC", "IRC server host:port", "127.0.0.1:6667"},
+	{"OUTBOUND_TEST_IMAP", "Dovecot IMAP host:port with STARTTLS", "127.0.0.1:2143"},
+	{"OUTBOUND_TEST_IMAPS", "Dovecot IMAP host:port with implicit TLS", "127.0.0.1:2993"},
+	{"OUTBOUND_TEST_POP3", "Dovecot POP3 host:port with STLS", "127.0.0.1:2110"},
+	{"OUTBOUND_TEST_POP3S", "Dovecot POP3 host:port with implicit TLS", "127.0.0.1:2995"},
+	{"OUTBOUND_TEST_MAIL_USER", "Dovecot login whose INBOX is OUTBOUND_TEST_SMTP_MAILBOX", "outbound"},
+	{"OUTBOUND_TEST_MAIL_PASSWORD", "password of OUTBOUND_TEST_MAIL_USER", "outbound"},
+	{"OUTBOUND_TEST_MAIL_CA", "PEM file of the CA that signed Dovecot's certificate", ".ci/certs/ca.pem"},
 	{"OUTBOUND_TEST_MONGODB", "MongoDB URL (compose.yaml only; no Debian package)", "mongodb://127.0.0.1:27017"},
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/examples/internal/example"
 	"github.com/outboundhq/outbound/mqtt"
 	"github.com/outboundhq/outbound/sockets"
@@ -89,7 +90,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var ended sync.WaitGroup
 	opts := &mqtt.Options{
-		SocketOptions: so,
+		Dialer: &dialers.Dialer{Options: so},
 		OnSocketOpened: func(s *sockets.Socket) {
 			ended.Add(1)
 			say("outbound socket opened to %s (secureTransport %q)", s.Address(), s.SecureTransport())

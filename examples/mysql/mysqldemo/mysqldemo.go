@@ -57,7 +57,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	// The usual driver configuration, with its dial function replaced by
 	// outbound's. Wrapping it is optional: here it reports each socket.
-	dial := outmysql.DialFunc(fs.Options())
+	dial := outmysql.DialFunc(&outmysql.Options{Dialer: fs.Dialer()})
 	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {

@@ -56,7 +56,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	sec := smtp.Security(*security)
-	opts := &smtp.Options{Security: sec, TLSConfig: &tls.Config{}, Socket: fs.Options()}
+	opts := &smtp.Options{Security: sec, TLSConfig: &tls.Config{}, Dialer: fs.Dialer()}
 	if *caFile != "" {
 		pem, err := os.ReadFile(*caFile)
 		if err != nil {
