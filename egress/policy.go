@@ -44,7 +44,7 @@ type Resolver interface {
 }
 
 // PolicyConfig describes an egress policy. Mode, Default, RequireScope and
-// Rules are what a policy file holds (see [ParsePolicy]); Logger, Metrics
+// Rules are what a policy file holds (see package egress/policyfile); Logger, Metrics
 // and Resolver are set in code.
 type PolicyConfig struct {
 	// Mode is ModeEnforce (the default when empty) or ModeReport.

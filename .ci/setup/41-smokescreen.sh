@@ -88,7 +88,7 @@ printf '%s\n' "${args[@]}" | ci_write_file "$dir/args" 644 && changed=1 || true
 if [[ -n $changed ]] || ! ci_pid_alive "$pid"; then
 	ci_daemon_restart "$port" "$pid" "$bin" "${args[@]}"
 fi
-ci_wait_port "$port" 30
+ci_wait_port 4750 30
 
 # Check: the enforce role reaches Redis through it; without a role, it refuses.
 connect() { # CERT_ROLE_OR_EMPTY TARGET -> status code

@@ -3,20 +3,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-
+	"github.com/outboundhq/outbound/examples/internal/example"
 	"github.com/outboundhq/outbound/examples/telemetry/telemetrydemo"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := telemetrydemo.Run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "telemetry:", err)
-		os.Exit(1)
-	}
-}
+func main() { example.Main("telemetry", telemetrydemo.Run) }

@@ -1,25 +1,35 @@
-// Command tour runs every demonstration of outbound in turn and prints a
-// table of what ran, against what, with which TLS, and how it went:
+// Command tour runs every example of outbound in turn and prints a table of
+// what ran, against what, with which TLS, and how it went:
 //
 //	go run ./examples/tour
 //	go run ./examples/tour -run 'gopher|starttls'   # only the demos whose name matches
 //	go run ./examples/tour -inprocess               # only the demos with in-process peers
 //
-// Most demos need nothing but this program: their peers (a Gopher server, a
-// web server, an echo server, a STARTTLS line protocol, an SMTP server, an
-// MQTT broker, SSH with SFTP, IRC, a Redis and a MongoDB stand-in, an HTTP/2
-// server, an FTP server with AUTH TLS) run inside it. The others talk to
-// real servers — PostgreSQL, MariaDB, Mosquitto, an MTA, Redis, OpenSSH,
-// vsftpd, ngIRCd — found through the same variables as the integration tests
-// (OUTBOUND_TEST_POSTGRES and so on; see internal/testenv and .ci/README.md),
-// defaulting to the ports compose.yaml and .ci/setup use. A server that does
-// not answer is reported as skipped, with the command that starts it
-// (a compose.yaml service, or for SSH, FTP and IRC, which compose.yaml does
-// not provide, a .ci/setup script); it counts neither as a pass nor as a
-// failure, unless OUTBOUND_TEST_REQUIRE is set (as in CI), where it fails.
+// The tour runs the examples themselves, not copies: each row calls the Run
+// function of an example's package (examples/<name>/<name>demo, the code that
+// `go run ./examples/<name>` runs), either with no flags, against the
+// example's in-process peer (a Gopher server, a web server, an echo server, a
+// STARTTLS line protocol, an SMTP server, an MQTT broker, SSH with SFTP, IRC,
+// a Redis and a MongoDB stand-in, an FTP server with AUTH TLS), or with the
+// flags that point it at a real server — PostgreSQL, MariaDB, Mosquitto, an
+// MTA, Redis, OpenSSH, vsftpd, ngIRCd — found through the integration tests'
+// variables (OUTBOUND_TEST_POSTGRES and so on; see internal/testenv and
+// .ci/README.md), defaulting to the ports compose.yaml and .ci/setup use and
+// to the files in .ci/certs.
 //
-// The exit status is 1 if any demo that ran failed. Progress goes to stderr,
-// the table to stdout.
+// A real server that does not answer is a skip naming the command that
+// starts it; one that answers while a file its demo needs (a CA, the SSH key)
+// is missing is a skip naming what makes that file. Either way the demo is
+// not run half-configured (no TLS without verification in place of a missing
+// CA). Under OUTBOUND_TEST_REQUIRE (as in CI) both are failures. The exit
+// status is 1 only when a demo that ran failed (or, under
+// OUTBOUND_TEST_REQUIRE, was not run). Progress, with what each example
+// prints, goes to stderr; the table to stdout.
+//
+// Adding a demo is one line in allDemos (tour.go): the example's Run, its TLS
+// column, and for a real server its variable and the flags it takes. Flags
+// every example shares are declared once, in examples/internal/example, so
+// the tour passes them like any other flag.
 package main
 
 import (
@@ -80,6 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		timeout:  *timeout,
 		require:  os.Getenv(testenv.RequireVar) != "",
 		lookup:   os.Getenv,
+		root:     repoRoot(),
 	}
 	results := t.run(ctx, selected)
 	printTable(stdout, results)

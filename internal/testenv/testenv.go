@@ -3,13 +3,24 @@
 //
 // Each server is named by an environment variable (see [Vars]). When a variable
 // is unset the test is skipped with a message naming the variable and the
-// command that starts the servers on a laptop; when OUTBOUND_TEST_REQUIRE is set
-// (as .ci/run does) the same situation fails the test instead, so CI can never
-// pass by skipping.
+// compose.yaml service that serves it ([Service]); when OUTBOUND_TEST_REQUIRE
+// is set (as .ci/run does) the same situation fails the test instead, so CI
+// can never pass by skipping.
+//
+// `go test ./...` shows nothing of a package whose tests pass, skips
+// included, so each skip is also written, as one line naming the package,
+// the test and what enables it, to the terminal (/dev/tty) when there is one:
+// a newcomer sees what was not tested. With no terminal (CI, an editor) the
+// line goes nowhere else; `go test -v` shows the skip messages as usual.
 package testenv
 
 import (
+	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -59,12 +70,73 @@ func Get(t testing.TB, name string) string {
 	if v != "" {
 		return v
 	}
-	msg := name + " is not set: start the servers with `docker compose up -d` and export the variables listed in the README (Integration tests)"
+	msg := fmt.Sprintf("%s is not set: serve it with `docker compose up -d --wait %s` and export the variables of .ci/README.md", name, Service(name))
 	if os.Getenv(RequireVar) != "" {
 		t.Fatalf("%s; %s is set, so a missing server fails this test", msg, RequireVar)
 	}
+	noteSkip(t, name)
 	t.Skip(msg)
 	return ""
+}
+
+// Service returns the compose.yaml service that serves the server of the
+// variable name: mongodb for MongoDB, which has no Debian package, and ci
+// (the Debian image that runs .ci/setup, as CI does) for every other one.
+func Service(name string) string {
+	if name == "OUTBOUND_TEST_MONGODB" {
+		return "mongodb"
+	}
+	return "ci"
+}
+
+// skipNotes is where the one-line notes of skipped tests go.
+var skipNotes struct {
+	sync.Mutex
+	w    io.Writer // nil: not opened yet
+	seen map[string]bool
+}
+
+// noteSkip writes one line for a test that skips for want of name: once per
+// top-level test and variable, to the terminal.
+func noteSkip(t testing.TB, name string) {
+	test, _, _ := strings.Cut(t.Name(), "/")
+	skipNotes.Lock()
+	defer skipNotes.Unlock()
+	if skipNotes.w == nil {
+		skipNotes.w = io.Discard
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			skipNotes.w = tty // kept open for the life of the test binary
+		}
+	}
+	if skipNotes.seen == nil {
+		skipNotes.seen = map[string]bool{}
+	}
+	if key := test + "\x00" + name; !skipNotes.seen[key] {
+		skipNotes.seen[key] = true
+		fmt.Fprintf(skipNotes.w, "skipped %s %s: needs %s (docker compose up -d --wait %s)\n", packageName(), test, name, Service(name))
+	}
+}
+
+// packageName is the directory of the package under test, relative to the
+// module's root (go test runs a package's tests in its directory).
+func packageName() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "?"
+	}
+	for d := dir; ; {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			if rel, err := filepath.Rel(d, dir); err == nil {
+				return "./" + filepath.ToSlash(rel)
+			}
+			return dir
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return dir
+		}
+		d = parent
+	}
 }
 
 // Optional returns the value of name or "" without skipping; for servers that

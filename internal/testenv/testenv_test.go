@@ -1,6 +1,7 @@
 package testenv_test
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,6 +17,27 @@ func TestGetReturnsTheValue(t *testing.T) {
 	}
 	if got := testenv.Optional("OUTBOUND_TEST_EXAMPLE"); got != "127.0.0.1:1" {
 		t.Fatalf("Optional = %q", got)
+	}
+}
+
+// TestSkipNotes checks the line written for each skipped test: once per
+// test and variable, naming the package and the compose service.
+func TestSkipNotes(t *testing.T) {
+	t.Setenv(testenv.RequireVar, "")
+	var buf bytes.Buffer
+	restore := testenv.SetSkipNotes(&buf)
+	defer restore()
+	for range 2 {
+		t.Run("sub", func(t *testing.T) { testenv.Get(t, "OUTBOUND_TEST_SURELY_UNSET") })
+		t.Run("mongo", func(t *testing.T) { testenv.Get(t, "OUTBOUND_TEST_MONGODB") })
+	}
+	want := "skipped ./internal/testenv TestSkipNotes: needs OUTBOUND_TEST_SURELY_UNSET (docker compose up -d --wait ci)\n" +
+		"skipped ./internal/testenv TestSkipNotes: needs OUTBOUND_TEST_MONGODB (docker compose up -d --wait mongodb)\n"
+	if os.Getenv("OUTBOUND_TEST_MONGODB") != "" {
+		want = strings.SplitAfter(want, "\n")[0]
+	}
+	if buf.String() != want {
+		t.Errorf("notes:\n%s\nwant:\n%s", buf.String(), want)
 	}
 }
 

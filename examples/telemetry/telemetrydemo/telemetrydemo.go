@@ -15,7 +15,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/outboundhq/outbound/dialers"
 	"github.com/outboundhq/outbound/egress"
+	"github.com/outboundhq/outbound/examples/internal/example"
 	"github.com/outboundhq/outbound/sockets"
 	"github.com/outboundhq/outbound/sockets/sockettest"
 	"github.com/outboundhq/outbound/telemetry"
@@ -37,12 +37,13 @@ import (
 
 // Run runs the example with the command-line arguments args, reporting on stdout.
 func Run(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("telemetry", flag.ContinueOnError)
+	fs := example.NewFlagSet("telemetry")
 	listen := fs.String("listen", "127.0.0.1:0", "`address` to serve /metrics on")
 	serve := fs.Bool("serve", false, "keep serving /metrics until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	defer fs.Close()
 
 	// The Prometheus exporter is an OpenTelemetry reader with a registry of its own.
 	reg := prometheus.NewRegistry()
@@ -66,7 +67,9 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d := &dialers.Dialer{Options: &sockets.Options{Policy: policy, Layers: []sockets.Layer{tel}}}
+	d := fs.Dialer() // the common flags' options (-capture, -trace), then this example's
+	d.Options.Policy = policy
+	d.Options.Layers = append(d.Options.Layers, tel)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
