@@ -7,10 +7,10 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/outboundhq/outbound/internal/ctxclose"
 	"github.com/outboundhq/outbound/sockets"
 )
 
@@ -153,49 +153,32 @@ func connect(ctx context.Context, addr string, o *Options, st sockets.SecureTran
 }
 
 // ctxWatch closes the connection under a client when ctx ends, which
-// unblocks whatever the client is doing. go-imap sets its own deadlines on
-// the connection, so ctx cannot be mapped to deadlines.
-type ctxWatch struct {
-	mu   sync.Mutex
-	c    io.Closer
-	stop func() bool
-}
+// unblocks whatever the client is doing (go-imap sets its own deadlines on the
+// connection, so ctx cannot be mapped to deadlines).
+type ctxWatch struct{ *ctxclose.Watch }
 
-func watch(ctx context.Context, c io.Closer) *ctxWatch {
-	w := &ctxWatch{c: c}
-	w.stop = context.AfterFunc(ctx, func() {
-		w.mu.Lock()
-		c := w.c
-		w.mu.Unlock()
-		c.Close()
-	})
-	return w
-}
+func watch(ctx context.Context, c io.Closer) *ctxWatch { return &ctxWatch{ctxclose.New(ctx, c)} }
 
-func (w *ctxWatch) set(c io.Closer) {
-	w.mu.Lock()
-	w.c = c
-	w.mu.Unlock()
-}
+// set makes c the connection closed when ctx ends (after an upgrade).
+func (w *ctxWatch) set(c io.Closer) { w.Set(c) }
 
+// done stops watching; it returns an error if ctx ended first (and so may
+// have closed the connection).
 func (w *ctxWatch) done(ctx context.Context, op, addr string) error {
-	if w.stop() {
+	if w.Stop() {
 		return nil
 	}
 	return &Error{Op: op, Addr: addr, Err: context.Cause(ctx)}
 }
 
+// fail stops watching and returns err as an *Error, naming ctx's error too
+// when ctx ended.
 func (w *ctxWatch) fail(ctx context.Context, op, addr string, err error) error {
-	w.stop()
+	w.Stop()
 	return &Error{Op: op, Addr: addr, Err: ctxErr(ctx, err)}
 }
 
-func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() == nil {
-		return err
-	}
-	return fmt.Errorf("%w (%w)", context.Cause(ctx), err)
-}
+func ctxErr(ctx context.Context, err error) error { return ctxclose.Err(ctx, err) }
 
 // greetedConn is a connection whose Reads first return a greeting generated
 // by this package, then the connection's own bytes.

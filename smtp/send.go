@@ -66,12 +66,12 @@ func SendMail(ctx context.Context, addr string, auth sasl.Client, from string, t
 
 	if auth != nil {
 		if !secure {
-			w.stop()
+			w.Stop()
 			c.Quit()
 			return &Error{Op: "AUTH", Addr: addr, Err: errorf(ErrInsecureAuth, "the connection is not encrypted (the server did not offer STARTTLS and Options.AllowPlaintext is set); credentials were not sent. Use a server or port that offers TLS")}
 		}
 		if ok, _ := c.Extension("AUTH"); !ok {
-			w.stop()
+			w.Stop()
 			c.Quit()
 			return &Error{Op: "AUTH", Addr: addr, Err: errorf(ErrNoAuth, "the server's EHLO reply lists no AUTH mechanism; check the port (submission is 587 or 465), or pass a nil auth to send without authenticating")}
 		}
@@ -105,7 +105,7 @@ func SendMail(ctx context.Context, addr string, auth sasl.Client, from string, t
 		return fail("DATA", err)
 	}
 	// The server has the message; a failed QUIT changes nothing.
-	w.stop()
+	w.Stop()
 	c.Quit()
 	return nil
 }
