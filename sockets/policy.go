@@ -125,7 +125,7 @@ func resolvesLocally(p Proxy) bool {
 // that ParseAddress or Validate refused (err), so that the attempt is
 // recorded and counted as a denial; it returns the policy's denial, or err.
 func refusedSpelling(ctx context.Context, host string, port int, opts *Options, err error) error {
-	if opts == nil || opts.Policy == nil {
+	if ctx == nil || opts == nil || opts.Policy == nil {
 		return err
 	}
 	h := strings.ToLower(strings.TrimSuffix(host, "."))

@@ -208,7 +208,8 @@ var (
 func Connect(ctx context.Context, address string, opts *Options) (*Socket, error) {
 	a, err := ParseAddress(address)
 	if err != nil {
-		return nil, &SocketError{Op: "connect", Addr: address, Err: err}
+		host, port := splitSpelling(address)
+		return nil, &SocketError{Op: "connect", Addr: address, Err: refusedSpelling(ctx, host, port, opts, err)}
 	}
 	return connect(ctx, a, address, opts, false)
 }
@@ -220,7 +221,8 @@ func Connect(ctx context.Context, address string, opts *Options) (*Socket, error
 func Dial(ctx context.Context, address string, opts *Options) (*Socket, error) {
 	a, err := ParseAddress(address)
 	if err != nil {
-		return nil, &SocketError{Op: "connect", Addr: address, Err: err}
+		host, port := splitSpelling(address)
+		return nil, &SocketError{Op: "connect", Addr: address, Err: refusedSpelling(ctx, host, port, opts, err)}
 	}
 	return connect(ctx, a, address, opts, true)
 }
@@ -229,7 +231,7 @@ func Dial(ctx context.Context, address string, opts *Options) (*Socket, error) {
 // be a bare IPv6 address ("::1").
 func ConnectAddress(ctx context.Context, a Address, opts *Options) (*Socket, error) {
 	if err := a.Validate(); err != nil {
-		return nil, &SocketError{Op: "connect", Addr: a.String(), Err: err}
+		return nil, &SocketError{Op: "connect", Addr: a.String(), Err: refusedSpelling(ctx, a.Hostname, a.Port, opts, err)}
 	}
 	return connect(ctx, a, a.String(), opts, false)
 }
