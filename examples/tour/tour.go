@@ -27,9 +27,11 @@ import (
 	"github.com/outboundhq/outbound/examples/httpget/httpgetdemo"
 	"github.com/outboundhq/outbound/examples/internal/example"
 	"github.com/outboundhq/outbound/examples/irc/ircdemo"
+	"github.com/outboundhq/outbound/examples/mail/maildemo"
 	"github.com/outboundhq/outbound/examples/mongodb/mongodbdemo"
 	"github.com/outboundhq/outbound/examples/mqtt/mqttdemo"
 	"github.com/outboundhq/outbound/examples/mysql/mysqldemo"
+	"github.com/outboundhq/outbound/examples/pop3/pop3demo"
 	"github.com/outboundhq/outbound/examples/postgres/postgresdemo"
 	"github.com/outboundhq/outbound/examples/redis/redisdemo"
 	"github.com/outboundhq/outbound/examples/smtp/smtpdemo"
@@ -61,6 +63,8 @@ func allDemos() []demo {
 		{name: "ftp", tls: ftpTLS, run: ftpdemo.Run},
 		{name: "mongodb", tls: "none", run: mongodbdemo.Run},
 		{name: "telemetry", tls: "none", run: telemetrydemo.Run},
+		{name: "mail", tls: "driver+on", run: maildemo.Run},
+		{name: "pop3", tls: "starttls", run: pop3demo.Run},
 		{name: "postgres", tls: "starttls, not verified", server: postgres, run: postgresdemo.Run, args: func(t *target) []string {
 			// CI's PostgreSQL has Debian's self-signed snakeoil certificate.
 			return []string{"-url", t.Value, "-sslmode", "require"}

@@ -1,4 +1,4 @@
-package main
+package pop3demo
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ func TestRunInProcess(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := run(context.Background(), tt.args, &out); err != nil {
+			if err := Run(context.Background(), tt.args, &out); err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
 			}
 			exampletest.MatchLines(t, out.String(), tt.want)
@@ -64,11 +64,11 @@ func TestRunInProcess(t *testing.T) {
 // The transcript shows dot-stuffing undone, and never the password.
 func TestRunVerbose(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"-v", "-password", "s3cret"}, &out); err == nil {
+	if err := Run(context.Background(), []string{"-v", "-password", "s3cret"}, &out); err == nil {
 		t.Fatal("a wrong password logged in")
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"-v"}, &out); err != nil {
+	if err := Run(context.Background(), []string{"-v"}, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"> STLS\n", "< +OK begin TLS\n", "> PASS ********\n", "< ..signature\n"} {
@@ -113,7 +113,7 @@ func TestSTLSInjectionRefused(t *testing.T) {
 	}
 	defer s.Close()
 	var out bytes.Buffer
-	err = run(context.Background(), []string{"-server", s.Addr()}, &out)
+	err = Run(context.Background(), []string{"-server", s.Addr()}, &out)
 	if !errors.Is(err, sockets.ErrPlaintextInjection) {
 		t.Fatalf("run: %v, want ErrPlaintextInjection", err)
 	}
@@ -135,7 +135,7 @@ func TestNoSTLSRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	err = run(context.Background(), []string{"-server", s.Addr()}, &bytes.Buffer{})
+	err = Run(context.Background(), []string{"-server", s.Addr()}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "offers no STLS") {
 		t.Fatalf("run: %v, want a refusal to log in without STLS", err)
 	}
@@ -178,7 +178,7 @@ func TestRunDovecot(t *testing.T) {
 			// Postfix delivers within moments; look again until it has.
 			for deadline := time.Now().Add(15 * time.Second); ; {
 				out.Reset()
-				err = run(context.Background(), args, &out)
+				err = Run(context.Background(), args, &out)
 				if err == nil || !strings.Contains(err.Error(), "no message with Message-ID") || time.Now().After(deadline) {
 					break
 				}

@@ -1,4 +1,4 @@
-package main
+package maildemo
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRunInProcess(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), nil, &out); err != nil {
+	if err := Run(context.Background(), nil, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	exampletest.MatchLines(t, out.String(), []string{
@@ -30,7 +30,7 @@ func TestRunInProcess(t *testing.T) {
 }
 
 func TestRunBadFlags(t *testing.T) {
-	err := run(context.Background(), []string{"-smtp", "127.0.0.1:2587"}, &bytes.Buffer{})
+	err := Run(context.Background(), []string{"-smtp", "127.0.0.1:2587"}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "both -smtp and -imap") {
 		t.Fatalf("run: %v", err)
 	}
@@ -54,7 +54,7 @@ func TestRunPostfixDovecot(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			args := append([]string{"-smtp", smtpAddr, "-ca", ca, "-user", user, "-password", pass, "-to", user + "@localhost"}, m.args...)
 			var out bytes.Buffer
-			if err := run(context.Background(), args, &out); err != nil {
+			if err := Run(context.Background(), args, &out); err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
 			}
 			exampletest.MatchLines(t, out.String(), []string{
