@@ -4,8 +4,6 @@ import (
 	"strconv"
 
 	"github.com/outboundhq/outbound/sockets"
-
-	"github.com/outboundhq/outbound/internal/hostname"
 )
 
 // detailError pairs a sentinel of package sockets with a message that says
@@ -31,10 +29,54 @@ var (
 const maxHostname = 253
 
 func checkLabel(l, host string) error {
-	if p := hostname.LabelProblem(l); p != "" {
-		return errorf(errInvalidOptions, "hostname "+quote(host)+" "+p)
+	if l == "" {
+		return errorf(errInvalidOptions, "hostname "+quote(host)+" has an empty label (\"..\")")
+	}
+	if len(l) > 63 {
+		return errorf(errInvalidOptions, "hostname "+quote(host)+" has a label longer than 63 bytes")
+	}
+	if l[0] == '-' || l[len(l)-1] == '-' {
+		return errorf(errInvalidOptions, "hostname "+quote(host)+" has a label that starts or ends with '-'")
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return errorf(errInvalidOptions, "hostname "+quote(host)+" contains "+strconv.QuoteRune(rune(c))+"; use letters, digits, '-' and '.'")
+		}
 	}
 	return nil
 }
 
-func looksNumeric(labels []string) bool { return hostname.LooksNumeric(labels) }
+// looksNumeric reports whether a name would be read by inet_aton as an IPv4
+// address (2130706433, 0x7f000001, 0177.0.0.1, 127.1): every label a decimal,
+// octal or hex number, and at most four of them. No real DNS name has a
+// numeric top-level label.
+func looksNumeric(labels []string) bool {
+	if len(labels) > 4 {
+		return isNumberLabel(labels[len(labels)-1])
+	}
+	for _, l := range labels {
+		if !isNumberLabel(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func isNumberLabel(l string) bool {
+	if len(l) > 2 && (l[:2] == "0x" || l[:2] == "0X") {
+		for i := 2; i < len(l); i++ {
+			c := l[i]
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(l); i++ {
+		if l[i] < '0' || l[i] > '9' {
+			return false
+		}
+	}
+	return l != ""
+}
