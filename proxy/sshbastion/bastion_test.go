@@ -184,6 +184,17 @@ func setup(t *testing.T) (*forwarder, *sshbastion.Bastion) {
 	return f, b
 }
 
+// echoServer starts an in-process echo peer, closed when the test ends.
+func echoServer(t *testing.T) *sockettest.Server {
+	t.Helper()
+	srv, err := sockettest.NewEcho()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -203,11 +214,7 @@ func echoRound(t *testing.T, c net.Conn, msg string) {
 
 func TestSharesOneSSHConnection(t *testing.T) {
 	f, b := setup(t)
-	srv, err := sockettest.NewEcho()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := echoServer(t)
 	d := &dialers.Dialer{Options: &sockets.Options{Proxy: b}}
 	var socks []net.Conn
 	for i := range 5 {
@@ -228,11 +235,7 @@ func TestSharesOneSSHConnection(t *testing.T) {
 
 func TestReconnectsAfterDrop(t *testing.T) {
 	f, b := setup(t)
-	srv, err := sockettest.NewEcho()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := echoServer(t)
 	c, err := b.DialContext(ctxT(t), "tcp", srv.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -261,11 +264,7 @@ func TestReconnectsAfterDrop(t *testing.T) {
 
 func TestReadDeadline(t *testing.T) {
 	_, b := setup(t)
-	srv, err := sockettest.NewEcho()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := echoServer(t)
 	c, err := b.DialContext(ctxT(t), "tcp", srv.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -297,13 +296,9 @@ func TestReadDeadline(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	f, b := setup(t)
-	srv, err := sockettest.NewEcho()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := echoServer(t)
 	f.prohibit = srv.Addr()
-	_, err = b.DialContext(ctxT(t), "tcp", srv.Addr())
+	_, err := b.DialContext(ctxT(t), "tcp", srv.Addr())
 	var oe *sshbastion.OpenError
 	if !errors.As(err, &oe) || !errors.Is(err, sockets.ErrDenied) {
 		t.Fatalf("prohibited target: %v, want an *OpenError matching ErrDenied", err)
@@ -365,11 +360,7 @@ func TestPolicyStillApplies(t *testing.T) {
 
 func TestCloseEndsTunnels(t *testing.T) {
 	_, b := setup(t)
-	srv, err := sockettest.NewEcho()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := echoServer(t)
 	c, err := b.DialContext(ctxT(t), "tcp", srv.Addr())
 	if err != nil {
 		t.Fatal(err)
