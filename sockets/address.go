@@ -231,3 +231,39 @@ func isNumberLabel(l string) bool {
 	}
 	return l != ""
 }
+
+// join is net.JoinHostPort(a.Hostname, port) for the dial: given, the
+// address as the caller wrote it, when it is already in that form (as it
+// nearly always is), so that the dial costs no new string.
+func (a Address) join(given string) string {
+	h := a.Hostname
+	rest, ok := "", false
+	if strings.IndexByte(h, ':') >= 0 {
+		if len(given) > len(h)+2 && given[0] == '[' && given[1:len(h)+1] == h && given[len(h)+1] == ']' && given[len(h)+2] == ':' {
+			rest, ok = given[len(h)+3:], true
+		}
+	} else if len(given) > len(h) && given[:len(h)] == h && given[len(h)] == ':' {
+		rest, ok = given[len(h)+1:], true
+	}
+	if ok && isPortString(rest, a.Port) {
+		return given
+	}
+	return net.JoinHostPort(h, strconv.Itoa(a.Port))
+}
+
+// isPortString reports whether s is port in decimal, without a sign or
+// leading zeros.
+func isPortString(s string, port int) bool {
+	if s == "" || len(s) > 5 || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n == port
+}

@@ -163,3 +163,54 @@ func TestClosePendingUnstarted(t *testing.T) {
 		}
 	}
 }
+
+// Connect, Connect, then Opened of the second (a pool opening sockets and
+// waiting on them in another order): the first, which nothing waits on,
+// still starts, in a goroutine of its own, without waiting for the idle
+// timer when the program goes on using sockets.
+func TestConnectThenConnectStartsTheFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	ctx := ctxT(t)
+	first, err := sockets.Connect(ctx, ln.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	time.Sleep(2 * time.Millisecond) // older than the start delay
+	second, err := sockets.Connect(ctx, ln.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if _, err := second.Opened(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case c := <-accepted:
+			c.Close()
+		case <-time.After(5 * time.Second):
+			t.Fatal("the first socket, which nothing waited on, never connected")
+		}
+	}
+	select {
+	case <-sockets.AttemptDone(first):
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first socket's attempt did not finish")
+	}
+}

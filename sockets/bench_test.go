@@ -412,3 +412,46 @@ func liveHeap(ms *runtime.MemStats) {
 		runtime.ReadMemStats(ms)
 	}
 }
+
+// BenchmarkConnectOpened is the Sockets API's own path: Connect, Opened,
+// Close (raw: net.Dialer.DialContext and Close), to a peer that writes
+// nothing, as the bench program's "connect + Opened + close" row.
+func BenchmarkConnectOpened(b *testing.B) {
+	srv := benchServer(b)(sockettest.NewServer(func(c net.Conn) {
+		io.Copy(io.Discard, c)
+	}))
+	benchSides(b, func(b *testing.B, outbound bool) {
+		ctx := b.Context()
+		b.ReportAllocs()
+		for b.Loop() {
+			if !outbound {
+				var d net.Dialer
+				c, err := d.DialContext(ctx, "tcp", srv.Addr())
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+				continue
+			}
+			s, err := sockets.Connect(ctx, srv.Addr(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Opened(ctx); err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+		}
+	})
+	b.Run("dial", func(b *testing.B) {
+		ctx := b.Context()
+		b.ReportAllocs()
+		for b.Loop() {
+			s, err := sockets.Dial(ctx, srv.Addr(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -137,8 +136,9 @@ func (e *egress) leave(s *Socket) {
 	}
 }
 
-// dial opens the transport for a under o.
-func dial(ctx context.Context, o *Options, a Address) (net.Conn, error) {
+// dial opens the transport for a under o; given is a as the caller wrote
+// it.
+func dial(ctx context.Context, o *Options, a Address, given string) (net.Conn, error) {
 	e := o.eg
 	if e != nil && e.scope != nil {
 		if err := e.scope.acquire(ctx, e); err != nil {
@@ -146,21 +146,21 @@ func dial(ctx context.Context, o *Options, a Address) (net.Conn, error) {
 		}
 	}
 	if len(o.Layers) > 0 {
-		return dialLayers(ctx, o.Layers, a, func(ctx context.Context) (net.Conn, error) { return dialNext(ctx, o, a) })
+		return dialLayers(ctx, o.Layers, a, func(ctx context.Context) (net.Conn, error) { return dialNext(ctx, o, a, given) })
 	}
-	return dialNext(ctx, o, a)
+	return dialNext(ctx, o, a, given)
 }
 
 // dialNext opens the transport for a under o, below any Layers. Whatever
 // opens the TCP connection (the default dialer, Options.Dial, a proxy),
 // when the policy decides on a name's addresses the name is resolved here
 // and only addresses the policy allowed are handed to it, as IP literals.
-func dialNext(ctx context.Context, o *Options, a Address) (net.Conn, error) {
+func dialNext(ctx context.Context, o *Options, a Address, given string) (net.Conn, error) {
 	e := o.eg
 	if e != nil && e.check != nil {
 		return e.dialChecked(ctx, o, a)
 	}
-	addr := net.JoinHostPort(a.Hostname, strconv.Itoa(a.Port))
+	addr := a.join(given)
 	switch {
 	case e != nil && e.via != nil:
 		return e.via(ctx, "tcp", addr)

@@ -134,26 +134,44 @@ var closedChan = func() chan struct{} {
 // socket drops it when the attempt finishes; a waiter that took it before
 // then still sees ready close.
 type pending struct {
-	ready      chan struct{} // closed once the connect attempt has finished
-	err        error         // why the attempt failed, set before ready closes
-	ended      chan struct{} // closed when the socket ends while pending
-	ctxDone    <-chan struct{}
-	cancel     context.CancelFunc
-	run        func()        // the connect attempt, for whoever claims it first
-	runGuarded func()        // the same, run in a goroutine of the package: a panic becomes the connect error
-	queued     time.Duration // when it was scheduled, on the starter's clock
-	claimed    atomic.Bool   // the attempt has been taken by a goroutine or a waiter
-	rdl, wdl   pendingDeadline
-	rd, wd     time.Time // deadlines set while pending
+	ready   chan struct{} // closed once the connect attempt has finished
+	err     error         // why the attempt failed, set before ready closes
+	ended   chan struct{} // closed when the socket ends while pending
+	ctxDone <-chan struct{}
+	cancel  context.CancelFunc
+	s       *Socket         // set by prepare: the attempt is ready to run
+	actx    context.Context // the attempt's context
+	// attempt is the connect attempt of a socket StartTLS returned; nil for
+	// Connect's, which is dialAttempt with o and a.
+	attempt func(context.Context) (net.Conn, *tls.Conn, error)
+	o       Options      // Connect's options (our copy)
+	a       Address      // Connect's normalized address
+	queued  atomic.Int64 // when it was scheduled (a time.Duration on the starter's clock); 0 when not queued
+	claimed atomic.Bool  // the attempt has been taken by a goroutine or a waiter
+	rdl     pendingDeadline
+	wdl     pendingDeadline
+	rd, wd  time.Time // deadlines set while pending
 }
 
 // runHere runs the connect attempt in the caller's goroutine unless it has
 // been claimed already; it reports whether it ran it.
 func (p *pending) runHere() bool {
-	if p.run == nil || !p.claimed.CompareAndSwap(false, true) {
+	if !p.claim() {
 		return false
 	}
-	p.run()
+	p.s.open(p, false)
+	return true
+}
+
+// claim takes the attempt for the caller, once, and takes it off the
+// starter's queue.
+func (p *pending) claim() bool {
+	if p.s == nil || !p.claimed.CompareAndSwap(false, true) {
+		return false
+	}
+	if p.queued.Load() != 0 {
+		unqueue(p)
+	}
 	return true
 }
 
@@ -161,14 +179,14 @@ func (p *pending) runHere() bool {
 // has been claimed already. A new goroutine's stack is small, and the dial
 // path is deep enough that the runtime would grow it two or three times,
 // copying every frame each time; growStack grows it once while it is still
-// shallow.
+// shallow. A panic in code the caller supplied becomes the connect error.
 func (p *pending) background() {
-	if p.run == nil || !p.claimed.CompareAndSwap(false, true) {
+	if !p.claim() {
 		return
 	}
 	go func() {
 		growStack()
-		p.runGuarded()
+		p.s.open(p, true)
 	}()
 }
 
@@ -242,44 +260,22 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 	if ctx == nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: errorf(ErrInvalidOptions, "nil context; pass context.Background() or a request's context")}
 	}
-	o := opts.clone()
+	p := &pending{o: opts.clone()}
+	o := &p.o
 	if err := o.validate(); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
 	}
 	a = a.normalized()
-	if err := checkConnect(ctx, &o, a); err != nil {
+	if err := checkConnect(ctx, o, a); err != nil {
 		return nil, &SocketError{Op: "connect", Addr: given, Err: err}
 	}
-	s := newSocket(a, given, &o)
+	p.a = a
+	s := newSocket(a, given, o, p)
 	s.taps = newLayerTaps(o.Layers)
-	attempt := func(ctx context.Context) (net.Conn, *tls.Conn, error) {
-		raw, err := dial(s.taps.bind(ctx), &o, a)
-		if err != nil {
-			return nil, nil, err
-		}
-		if o.SecureTransport != SecureTransportOn {
-			return raw, nil, nil
-		}
-		// o.TLSConfig is this socket's own clone: set its defaults in
-		// place rather than clone it again (a second *tls.Config per
-		// socket would stay live as long as the connection).
-		cfg := o.TLSConfig
-		if cfg == nil {
-			cfg = &tls.Config{}
-		}
-		setTLSDefaults(cfg, a.Hostname)
-		tc := s.tlsClient(raw, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return nil, nil, tlsError(a.String(), cfg.ServerName, false, err)
-		}
-		return raw, tc, nil
-	}
 	// The attempt is ready before admit puts s in a scope, whose end may
 	// close s (and so cancel or claim the attempt) at any time.
 	dctx, cancel := context.WithCancel(ctx)
-	s.prepare(dctx, cancel, attempt)
-	p := s.pend
+	s.prepare(dctx, cancel, nil)
 	p.ctxDone = ctx.Done()
 	if err := s.admit(); err != nil {
 		cancel()
@@ -301,6 +297,33 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 	return s, nil
 }
 
+// dialAttempt is Connect's attempt: the dial and, for SecureTransport
+// "on", the TLS handshake.
+func (p *pending) dialAttempt(ctx context.Context) (net.Conn, *tls.Conn, error) {
+	s, o, a := p.s, &p.o, p.a
+	raw, err := dial(s.taps.bind(ctx), o, a, s.given)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.SecureTransport != SecureTransportOn {
+		return raw, nil, nil
+	}
+	// o.TLSConfig is this socket's own clone: set its defaults in place
+	// rather than clone it again (a second *tls.Config per socket would
+	// stay live as long as the connection).
+	cfg := o.TLSConfig
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	setTLSDefaults(cfg, a.Hostname)
+	tc := s.tlsClient(raw, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, nil, tlsError(a.String(), cfg.ServerName, false, err)
+	}
+	return raw, tc, nil
+}
+
 // tlsClient starts TLS over raw through a tlsTransport, so that write
 // deadlines do not corrupt the TLS stream. The socket's TLSLayers see cfg
 // first.
@@ -311,13 +334,19 @@ func (s *Socket) tlsClient(raw net.Conn, cfg *tls.Config) *tls.Conn {
 	return tls.Client(&tlsTransport{Conn: raw}, cfg)
 }
 
-func newSocket(a Address, given string, o *Options) *Socket {
+// newSocket makes a pending socket with p (new when nil) as its pending
+// state.
+func newSocket(a Address, given string, o *Options, p *pending) *Socket {
+	if p == nil {
+		p = new(pending)
+	}
+	p.ready, p.ended = make(chan struct{}), make(chan struct{})
 	s := &Socket{
 		addr:     a,
 		given:    given,
 		secure:   secureCode(o.SecureTransport),
 		halfOpen: o.AllowHalfOpen,
-		pend:     &pending{ready: make(chan struct{}), ended: make(chan struct{})},
+		pend:     p,
 	}
 	s.opts.eg = o.eg
 	if s.secure == secureStartTLS {
@@ -330,70 +359,132 @@ func newSocket(a Address, given string, o *Options) *Socket {
 // in the goroutine of the first waiter that claims it (see waitOpen and
 // Opened), or, once scheduled, in a goroutine of its own if none does soon.
 // It runs before anything else can see the socket.
+// A nil attempt means Connect's (pending.dialAttempt).
 func (s *Socket) prepare(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error)) {
 	p := s.pend
-	p.cancel = cancel
-	p.run = func() { s.open(ctx, cancel, attempt, false) }
-	p.runGuarded = func() { s.open(ctx, cancel, attempt, true) }
+	p.actx, p.cancel, p.attempt = ctx, cancel, attempt
+	p.s = s
 }
 
-// The attempts that no waiter has claimed yet wait in one queue, which a
-// timer empties every startDelay into goroutines of their own. A Connect
-// followed at once by Opened, Read or Write (nearly every one) is claimed
-// before the timer fires, so it costs neither a goroutine nor a wake-up of
-// another thread; one timer serves every Connect made within startDelay.
+// The attempts that no waiter has claimed yet wait in one queue. A
+// Connect followed at once by Opened, Read or Write (nearly every one) is
+// claimed, and taken off the queue, within microseconds, so it costs
+// neither a goroutine nor a timer: arming or firing a timer wakes an idle
+// thread of the runtime, which on a virtual machine costs more than the
+// rest of a connect on loopback. An attempt nothing claims starts in a
+// goroutine of its own once it is startDelay old: at the next Connect or
+// claim of any socket after that (a program that opens sockets does so
+// often), or else when the starter's timer fires. The timer is armed at
+// most idleDelay ahead by Connect, so a busy program arms and fires it at
+// most once per idleDelay; it is armed to the due time only when a claim
+// leaves attempts queued (Connect, Connect, Opened of the second).
 var starter struct {
-	mu    sync.Mutex
-	queue []*pending
-	armed bool
-	timer *time.Timer
+	mu      sync.Mutex
+	queue   []*pending    // oldest first
+	armedAt time.Duration // when the timer fires, on the starter's clock; 0 when not armed
+	timer   *time.Timer
 }
 
 // starterEpoch is the origin of the starter's monotonic clock.
 var starterEpoch = time.Now()
 
-// startDelay bounds how long an attempt that nothing waits for waits to
-// start.
-const startDelay = time.Millisecond
+const (
+	// startDelay is how old an attempt nothing has claimed is when it
+	// starts in a goroutine of its own, while the program goes on using
+	// sockets.
+	startDelay = time.Millisecond
+	// idleDelay bounds how long such an attempt waits otherwise.
+	idleDelay = 10 * time.Millisecond
+)
 
 func schedule(p *pending) {
-	p.queued = time.Since(starterEpoch)
+	now := max(time.Since(starterEpoch), 1)
+	p.queued.Store(int64(now))
 	starter.mu.Lock()
+	due := takeDueLocked(now - startDelay)
 	starter.queue = append(starter.queue, p)
-	if !starter.armed {
-		starter.armed = true
-		if starter.timer == nil {
-			starter.timer = time.AfterFunc(startDelay, startQueued)
-		} else {
-			starter.timer.Reset(startDelay)
-		}
-	}
+	armLocked(now, now+idleDelay)
 	starter.mu.Unlock()
+	startAll(due)
 }
 
-// startQueued starts the queued attempts that no waiter has claimed
-// within startDelay of their Connect, and waits again for the younger ones.
-func startQueued() {
+// unqueue takes p, just claimed, off the queue. Claimed at once after its
+// Connect, p is at or near the tail. Attempts left queued that are due
+// start now; if some remain, the timer is armed for the oldest.
+func unqueue(p *pending) {
 	now := time.Since(starterEpoch)
 	starter.mu.Lock()
 	q := starter.queue
-	keep := q[:0:0]
-	var due []*pending
-	for _, p := range q {
-		switch {
-		case p.claimed.Load():
-		case now-p.queued < startDelay:
-			keep = append(keep, p)
-		default:
-			due = append(due, p)
+	for i := len(q) - 1; i >= 0 && i >= len(q)-unqueueDepth; i-- {
+		if q[i] == p {
+			copy(q[i:], q[i+1:])
+			q[len(q)-1] = nil
+			starter.queue = q[:len(q)-1]
+			break
 		}
 	}
-	starter.queue = keep
-	starter.armed = len(keep) > 0
-	if starter.armed {
-		starter.timer.Reset(startDelay - (now - keep[0].queued))
+	due := takeDueLocked(now - startDelay)
+	if len(starter.queue) > 0 {
+		armLocked(now, time.Duration(starter.queue[0].queued.Load())+startDelay)
 	}
 	starter.mu.Unlock()
+	startAll(due)
+}
+
+// unqueueDepth is how far from the queue's tail unqueue looks; an attempt
+// claimed further in stays until the queue's head reaches it.
+const unqueueDepth = 8
+
+// takeDueLocked removes from the head of the queue the attempts queued at
+// or before cutoff, and returns those not yet claimed.
+func takeDueLocked(cutoff time.Duration) []*pending {
+	q := starter.queue
+	n := 0
+	var due []*pending
+	for n < len(q) && time.Duration(q[n].queued.Load()) <= cutoff {
+		if !q[n].claimed.Load() {
+			due = append(due, q[n])
+		}
+		q[n] = nil
+		n++
+	}
+	if n > 0 {
+		starter.queue = q[n:]
+		if len(starter.queue) == 0 {
+			starter.queue = q[:0]
+		}
+	}
+	return due
+}
+
+// armLocked makes the timer fire no later than at.
+func armLocked(now, at time.Duration) {
+	if starter.armedAt != 0 && starter.armedAt <= at {
+		return
+	}
+	starter.armedAt = at
+	if starter.timer == nil {
+		starter.timer = time.AfterFunc(at-now, startQueued)
+	} else {
+		starter.timer.Reset(at - now)
+	}
+}
+
+// startQueued runs when the timer fires: it starts the attempts that are
+// due and arms the timer again for the oldest of the others.
+func startQueued() {
+	now := time.Since(starterEpoch)
+	starter.mu.Lock()
+	starter.armedAt = 0
+	due := takeDueLocked(now - startDelay)
+	if len(starter.queue) > 0 {
+		armLocked(now, time.Duration(starter.queue[0].queued.Load())+startDelay)
+	}
+	starter.mu.Unlock()
+	startAll(due)
+}
+
+func startAll(due []*pending) {
 	for _, p := range due {
 		p.background()
 	}
@@ -418,16 +509,16 @@ func keepFrame([]byte) {}
 //
 // With guard (the attempt runs in a goroutine the package started), a panic
 // in code the caller supplied becomes the connect error.
-func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt func(context.Context) (net.Conn, *tls.Conn, error), guard bool) {
+func (s *Socket) open(p *pending, guard bool) {
+	ctx := p.actx
 	var raw net.Conn
 	var tc *tls.Conn
 	err := ctx.Err() // closed before the attempt started: do not start it
 	if err == nil {
-		raw, tc, err = runAttempt(ctx, attempt, guard)
+		raw, tc, err = runAttempt(ctx, p, guard)
 	}
-	cancel()
+	p.cancel()
 	s.mu.Lock()
-	p := s.pend
 	s.pend = nil
 	if err != nil {
 		if s.flags.Load()&fClosed != 0 && ctx.Err() != nil {
@@ -486,7 +577,7 @@ func (s *Socket) open(ctx context.Context, cancel context.CancelFunc, attempt fu
 // a Layer, a Proxy's dial function, a resolver or a TLS callback the caller
 // supplied) is returned as an error rather than crashing the program from a
 // goroutine the caller did not start.
-func runAttempt(ctx context.Context, attempt func(context.Context) (net.Conn, *tls.Conn, error), guard bool) (raw net.Conn, tc *tls.Conn, err error) {
+func runAttempt(ctx context.Context, p *pending, guard bool) (raw net.Conn, tc *tls.Conn, err error) {
 	if guard {
 		defer func() {
 			if v := recover(); v != nil {
@@ -495,12 +586,30 @@ func runAttempt(ctx context.Context, attempt func(context.Context) (net.Conn, *t
 			}
 		}()
 	}
-	return attempt(ctx)
+	if p.attempt != nil {
+		return p.attempt(ctx)
+	}
+	return p.dialAttempt(ctx)
 }
 
+// addrString is a.String(), with one allocation for a TCP address.
 func addrString(a net.Addr) string {
-	if a == nil {
+	switch a := a.(type) {
+	case nil:
 		return ""
+	case *net.TCPAddr:
+		if a == nil {
+			return "<nil>"
+		}
+		ap := a.AddrPort()
+		ip := ap.Addr()
+		if !ip.IsValid() {
+			return a.String()
+		}
+		if ip.Is4In6() {
+			ap = netip.AddrPortFrom(ip.Unmap(), ap.Port())
+		}
+		return ap.String()
 	}
 	return a.String()
 }
@@ -660,25 +769,29 @@ func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
 	if p := s.pending(); p != nil {
 		// Run the attempt here, as Dial does, when this wait is bounded
 		// by nothing the attempt's own context does not already bound.
-		if d := ctx.Done(); d != nil && d != p.ctxDone || !p.runHere() {
-			p.background()
+		ran := false
+		if d := ctx.Done(); d == nil || d == p.ctxDone {
+			ran = p.runHere()
 		}
-		select {
-		case <-p.ready:
-		case <-p.ended:
+		if !ran {
+			p.background()
 			select {
 			case <-p.ready:
-			default:
-				s.mu.Lock()
-				err := s.err
-				s.mu.Unlock()
-				if se, ok := err.(*SocketError); ok {
-					return SocketInfo{}, se // ended with a cause before the attempt did
+			case <-p.ended:
+				select {
+				case <-p.ready:
+				default:
+					s.mu.Lock()
+					err := s.err
+					s.mu.Unlock()
+					if se, ok := err.(*SocketError); ok {
+						return SocketInfo{}, se // ended with a cause before the attempt did
+					}
+					return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ErrClosed}
 				}
-				return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ErrClosed}
+			case <-ctx.Done():
+				return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ctx.Err()}
 			}
-		case <-ctx.Done():
-			return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: ctx.Err()}
 		}
 		if p.err != nil {
 			return SocketInfo{}, p.err.(*SocketError)
@@ -976,6 +1089,12 @@ func (s *Socket) CloseWrite() error {
 	s.mu.Unlock()
 	err := closeWrite(s.tlsConn, s.raw)
 	s.wmu.Unlock()
+	if err != nil && errors.Is(err, net.ErrClosed) && s.flags.Load()&(fEOF|fUpgraded) == fEOF {
+		// The peer's EOF arrived while the write side was closing (after
+		// the TLS close_notify, before the TCP FIN), and the socket, done
+		// both ways, closed the connection: the write side is closed.
+		err = nil
+	}
 	if f&(fReadDone|fReadCancelled) != 0 {
 		s.end(nil, fEOF)
 	}

@@ -639,3 +639,49 @@ func TestAfterClose(t *testing.T) {
 		t.Fatal("AfterClose on an ended socket did not run at once")
 	}
 }
+
+// The peer's EOF can arrive while CloseWrite is between the TLS
+// close_notify and the TCP FIN: the peer answers close_notify by closing,
+// the reader sees EOF, and the socket, done both ways, closes the
+// connection. CloseWrite still succeeded in closing the write side.
+func TestCloseWriteRacingPeerEOF(t *testing.T) {
+	ca := newCA(t)
+	srv := serve(t)(sockettest.NewTLSEcho(serverTLS(t, ca)))
+	readEOF := make(chan struct{})
+	slow := layerFunc(func(ctx context.Context, a sockets.Address, next func(context.Context) (net.Conn, error)) (net.Conn, error) {
+		c, err := next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &slowCloseWrite{Conn: c, wait: readEOF}, nil
+	})
+	s := connect(t, srv.Addr(), &sockets.Options{AllowHalfOpen: true, SecureTransport: sockets.SecureTransportOn, TLSConfig: ca.ClientConfig(), Layers: []sockets.Layer{slow}})
+	if _, err := s.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(readEOF)
+		io.Copy(io.Discard, s)
+	}()
+	if err := s.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v, want nil", err)
+	}
+	waitClosed(t, s)
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err: %v, want nil (a clean ending)", err)
+	}
+}
+
+// slowCloseWrite holds the TCP half-close until wait is closed.
+type slowCloseWrite struct {
+	net.Conn
+	wait <-chan struct{}
+}
+
+func (c *slowCloseWrite) CloseWrite() error {
+	select {
+	case <-c.wait:
+	case <-time.After(10 * time.Second):
+	}
+	return c.Conn.(*net.TCPConn).CloseWrite()
+}

@@ -88,7 +88,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		cfg.ServerName = ""
 	}
 	o := Options{SecureTransport: SecureTransportOn, AllowHalfOpen: s.halfOpen, eg: s.opts.eg}
-	ns := newSocket(s.addr, s.given, &o)
+	ns := newSocket(s.addr, s.given, &o, nil)
 	ns.taps = s.taps.upgraded()
 	ctx, cancel := context.WithCancel(context.Background())
 	ns.prepare(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
