@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/outboundhq/outbound/sockets"
@@ -72,22 +73,11 @@ func init() {
 				}
 				return peer.stop, nil
 			},
-			Run: func(ctx context.Context, outbound bool) (float64, error) {
+			Paired: func(ctx context.Context) (Pair, error) {
 				n := int(pick(int64(per), int64(per/4))) / connBatches
-				addr := peer.addr()
-				d, err := timeBatchesQ(ctx, connBatches, 0.25, func() (time.Duration, error) {
-					start := time.Now()
-					for range n {
-						if err := op(ctx, addr, outbound); err != nil {
-							return 0, err
-						}
-					}
-					return time.Since(start), nil
+				return pairedBatches(ctx, connBatches, n, func(outbound bool) error {
+					return op(ctx, peer.addr(), outbound)
 				})
-				if err != nil {
-					return 0, err
-				}
-				return perOp(d, n), nil
 			},
 		}
 	}
@@ -102,9 +92,50 @@ func init() {
 	}))
 }
 
-// connBatches is how many timed batches a connection-cost round has: many
-// short ones, so that a preempted batch falls out of the 25th percentile.
-const connBatches = 16
+// connBatches is how many timed batches of each side a connection-cost
+// round has: many short ones, interleaved (see pairedBatches), so that a
+// preempted batch falls out of the 25th percentile.
+const connBatches = 32
+
+// pairedBatches times batches of n calls of op for each side, the sides
+// interleaved batch by batch (raw first in even batches, outbound first in
+// odd ones), and returns each side's 25th-percentile batch in µs per call,
+// and its median CPU time per call. Side by side within milliseconds, both
+// meet the same machine: the same other processes, the same kernel state
+// (its TIME_WAIT sockets, its caches), which round-long sides do not. The
+// peer runs in another process, so the CPU time is this side's own.
+func pairedBatches(ctx context.Context, batches, n int, op func(outbound bool) error) (Pair, error) {
+	var rd, od, rc, oc []time.Duration
+	for i := 0; i < batches; i++ {
+		sides := [2]bool{false, true}
+		if i%2 == 1 {
+			sides = [2]bool{true, false}
+		}
+		for _, ob := range sides {
+			if err := ctx.Err(); err != nil {
+				return Pair{}, err
+			}
+			c0 := cpuTime()
+			start := time.Now()
+			for range n {
+				if err := op(ob); err != nil {
+					return Pair{}, err
+				}
+			}
+			d := time.Since(start)
+			c := cpuTime() - c0
+			if ob {
+				od, oc = append(od, d), append(oc, c)
+			} else {
+				rd, rc = append(rd, d), append(rc, c)
+			}
+		}
+	}
+	return Pair{
+		Raw: perOp(quantile(rd, 0.25), n), Outbound: perOp(quantile(od, 0.25), n),
+		RawCPU: perOp(quantile(rc, 0.5), n), OutboundCPU: perOp(quantile(oc, 0.5), n),
+	}, nil
+}
 
 func connectOpenedOnce(ctx context.Context, addr string, outbound bool) error {
 	if !outbound {
@@ -180,4 +211,11 @@ func tlsConnectOnce(ctx context.Context, addr string, cfg *tls.Config, outbound 
 	var b [1]byte
 	_, err := io.ReadFull(c, b[:])
 	return err
+}
+
+// cpuTime is the process's CPU time so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -47,6 +47,11 @@ type Workload struct {
 	// workload: more for short, noisy rounds, fewer for long rounds whose
 	// figure barely varies. An explicit -rounds flag, and -quick, win.
 	Rounds int
+	// Paired, when set, replaces Run: one round measures both sides,
+	// interleaved in short batches (raw, outbound, outbound, raw, ...), so
+	// that what the machine does meanwhile (another process, the kernel's
+	// state) weighs on both alike. It returns each side's figure in Unit.
+	Paired func(ctx context.Context) (Pair, error)
 	// Series and X, when set, put the row in the growth table too: one
 	// line per Series, one column per X (the size, rules or concurrency).
 	Series, X string
@@ -105,6 +110,14 @@ var workloads []Workload
 // register adds a workload; each workload file calls it from init.
 func register(w Workload) { workloads = append(workloads, w) }
 
+// Pair is one round of a Paired workload: each side's figure and, when
+// measured, each side's CPU time (user and system, the whole process) in
+// the same unit.
+type Pair struct {
+	Raw, Outbound       float64
+	RawCPU, OutboundCPU float64
+}
+
 // Result is one row of the table.
 type Result struct {
 	Name     string    `json:"name"`
@@ -119,6 +132,10 @@ type Result struct {
 	Error    string    `json:"error,omitempty"`
 	RawAll   []float64 `json:"raw_rounds,omitempty"`
 	OutAll   []float64 `json:"outbound_rounds,omitempty"`
+	// CPURatio is outbound/raw in CPU time, for the rows that measure it.
+	CPURatio float64   `json:"cpu_ratio,omitempty"`
+	RawCPU   []float64 `json:"raw_cpu_rounds,omitempty"`
+	OutCPU   []float64 `json:"outbound_cpu_rounds,omitempty"`
 	Series   string    `json:"series,omitempty"`
 	X        string    `json:"x,omitempty"`
 }
@@ -244,6 +261,9 @@ func measure(ctx context.Context, w Workload, rounds int) Result {
 			defer cleanup()
 		}
 	}
+	if w.Paired != nil {
+		return measurePaired(ctx, w, rounds, r)
+	}
 	// One warm-up round per side, not counted.
 	if _, err := runOnce(ctx, w, false); err != nil {
 		r.Error = "raw: " + err.Error()
@@ -272,6 +292,42 @@ func measure(ctx context.Context, w Workload, rounds int) Result {
 			}
 		}
 	}
+	return finish(w, r)
+}
+
+// measurePaired is measure for a workload whose rounds measure both sides
+// at once.
+func measurePaired(ctx context.Context, w Workload, rounds int, r Result) Result {
+	pair := func() (Pair, error) {
+		ctx, cancel := context.WithTimeout(ctx, roundTimeout)
+		defer cancel()
+		return w.Paired(ctx)
+	}
+	if _, err := pair(); err != nil { // warm-up, not counted
+		r.Error = err.Error()
+		return r
+	}
+	for i := 0; i < rounds; i++ {
+		p, err := pair()
+		if err != nil {
+			r.Error = fmt.Sprintf("round %d: %v", i, err)
+			return r
+		}
+		r.RawAll = append(r.RawAll, p.Raw)
+		r.OutAll = append(r.OutAll, p.Outbound)
+		if p.RawCPU > 0 {
+			r.RawCPU = append(r.RawCPU, p.RawCPU)
+			r.OutCPU = append(r.OutCPU, p.OutboundCPU)
+		}
+	}
+	if c := median(r.RawCPU); c > 0 {
+		r.CPURatio = median(r.OutCPU) / c
+	}
+	return finish(w, r)
+}
+
+// finish sets a result's figures from its rounds.
+func finish(w Workload, r Result) Result {
 	r.Raw, r.Outbound = median(r.RawAll), median(r.OutAll)
 	if r.Raw != 0 {
 		r.Ratio = r.Outbound / r.Raw
@@ -301,7 +357,7 @@ func median(v []float64) float64 {
 
 func printTable(results []Result) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\traw\toutbound\tratio (Δ)\ttarget\tmet")
+	fmt.Fprintln(tw, "workload\traw\toutbound\tratio (Δ)\ttarget\tmet\tcpu ratio")
 	for _, r := range results {
 		switch {
 		case r.Skipped != "":
@@ -317,7 +373,11 @@ func printTable(results []Result) {
 			if strings.HasPrefix(r.Target, "Δ") {
 				ratio = "Δ " + signed(r.Delta)
 			}
-			fmt.Fprintf(tw, "%s\t%s %s\t%s %s\t%s\t%s\t%s\n", r.Name, num(r.Raw), r.Unit, num(r.Outbound), r.Unit, ratio, r.Target, met)
+			cpu := ""
+			if r.CPURatio > 0 {
+				cpu = fmt.Sprintf("%.3f", r.CPURatio)
+			}
+			fmt.Fprintf(tw, "%s\t%s %s\t%s %s\t%s\t%s\t%s\t%s\n", r.Name, num(r.Raw), r.Unit, num(r.Outbound), r.Unit, ratio, r.Target, met, cpu)
 		}
 	}
 	tw.Flush()
