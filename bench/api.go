@@ -97,14 +97,37 @@ func init() {
 // preempted batch falls out of the 25th percentile.
 const connBatches = 32
 
-// pairedBatches times batches of n calls of op for each side, the sides
-// interleaved batch by batch (raw first in even batches, outbound first in
-// odd ones), and returns each side's 25th-percentile batch in µs per call,
-// and its median CPU time per call. Side by side within milliseconds, both
-// meet the same machine: the same other processes, the same kernel state
-// (its TIME_WAIT sockets, its caches), which round-long sides do not. The
-// peer runs in another process, so the CPU time is this side's own.
+// pairedBatches times batches of n calls of op for each side (see
+// interleaved) and returns each side's 25th-percentile batch in µs per
+// call, and its median CPU time per call.
 func pairedBatches(ctx context.Context, batches, n int, op func(outbound bool) error) (Pair, error) {
+	rd, od, rc, oc, err := interleaved(ctx, batches, 0.25, func(ob bool) (time.Duration, error) {
+		for range n {
+			if err := op(ob); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	})
+	if err != nil {
+		return Pair{}, err
+	}
+	return Pair{
+		Raw: perOp(rd, n), Outbound: perOp(od, n),
+		RawCPU: perOp(rc, n), OutboundCPU: perOp(oc, n),
+	}, nil
+}
+
+// interleaved runs batch for each side, batches times, the sides
+// interleaved batch by batch (raw first in even batches, outbound first in
+// odd ones), and returns each side's q-quantile batch duration and its
+// median CPU time per batch. A batch may report the duration of the part
+// it times itself (0: the whole batch counts). Side by side within milliseconds, both meet
+// the same machine: the same other processes, the same kernel state (its
+// TIME_WAIT sockets, its caches), which round-long sides do not. The CPU
+// time is the whole process's, user and system: for a peer in another
+// process, this side's own; for an in-process peer, both ends'.
+func interleaved(ctx context.Context, batches int, q float64, batch func(outbound bool) (time.Duration, error)) (raw, out, rawCPU, outCPU time.Duration, err error) {
 	var rd, od, rc, oc []time.Duration
 	for i := 0; i < batches; i++ {
 		sides := [2]bool{false, true}
@@ -113,16 +136,17 @@ func pairedBatches(ctx context.Context, batches, n int, op func(outbound bool) e
 		}
 		for _, ob := range sides {
 			if err := ctx.Err(); err != nil {
-				return Pair{}, err
+				return 0, 0, 0, 0, err
 			}
 			c0 := cpuTime()
 			start := time.Now()
-			for range n {
-				if err := op(ob); err != nil {
-					return Pair{}, err
-				}
+			d, err := batch(ob)
+			if err != nil {
+				return 0, 0, 0, 0, err
 			}
-			d := time.Since(start)
+			if d == 0 {
+				d = time.Since(start)
+			}
 			c := cpuTime() - c0
 			if ob {
 				od, oc = append(od, d), append(oc, c)
@@ -131,10 +155,7 @@ func pairedBatches(ctx context.Context, batches, n int, op func(outbound bool) e
 			}
 		}
 	}
-	return Pair{
-		Raw: perOp(quantile(rd, 0.25), n), Outbound: perOp(quantile(od, 0.25), n),
-		RawCPU: perOp(quantile(rc, 0.5), n), OutboundCPU: perOp(quantile(oc, 0.5), n),
-	}, nil
+	return quantile(rd, q), quantile(od, q), quantile(rc, 0.5), quantile(oc, 0.5), nil
 }
 
 func connectOpenedOnce(ctx context.Context, addr string, outbound bool) error {

@@ -86,13 +86,10 @@ func init() {
 			bulk, err = sockettest.NewServer(bulkPeer)
 			return stop(&bulk), err
 		},
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			c, err := dialPlain(ctx, bulk.Addr(), outbound)
-			if err != nil {
-				return 0, err
-			}
-			defer c.Close()
-			return bulkRound(ctx, c, bulkBytes())
+		Paired: func(ctx context.Context) (Pair, error) {
+			return bulkPaired(ctx, func(outbound bool) (net.Conn, error) {
+				return dialPlain(ctx, bulk.Addr(), outbound)
+			}, bulkBytes())
 		},
 	})
 
@@ -109,13 +106,10 @@ func init() {
 			bulkTLS, err = sockettest.NewTLSServer(serverTLS, bulkPeer)
 			return stop(&bulkTLS), err
 		},
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			c, err := dialTLS(ctx, bulkTLS.Addr(), clientTLS(), outbound)
-			if err != nil {
-				return 0, err
-			}
-			defer c.Close()
-			return bulkRound(ctx, c, tlsBytes())
+		Paired: func(ctx context.Context) (Pair, error) {
+			return bulkPaired(ctx, func(outbound bool) (net.Conn, error) {
+				return dialTLS(ctx, bulkTLS.Addr(), clientTLS(), outbound)
+			}, tlsBytes())
 		},
 	})
 
@@ -141,18 +135,19 @@ func init() {
 			}
 			return func() { relaySrc.Close(); relaySink.Close() }, nil
 		},
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
+		Paired: func(ctx context.Context) (Pair, error) {
 			// Relay batches are bimodal (the kernel's splice pipeline
 			// runs at one of two speeds, whichever the side): the median
-			// batch of 16 is steadier than the fastest quartile.
-			per := relayBytes() / 16
-			d, err := timeBatchesQ(ctx, 16, 0.5, func() (time.Duration, error) {
+			// batch is steadier than the fastest quartile.
+			const n = 32
+			per := relayBytes() / n
+			rd, od, rc, oc, err := interleaved(ctx, n, 0.5, func(outbound bool) (time.Duration, error) {
 				return relayOnce(ctx, relaySrc.Addr(), relaySink.Addr(), per, sinkGot, outbound)
 			})
 			if err != nil {
-				return 0, err
+				return Pair{}, err
 			}
-			return mbps(per, d), nil
+			return Pair{Raw: mbps(per, rd), Outbound: mbps(per, od), RawCPU: cpuPerMB(rc, per), OutboundCPU: cpuPerMB(oc, per)}, nil
 		},
 	})
 
@@ -208,9 +203,10 @@ func init() {
 			})
 			return stop(&upgrade), err
 		},
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			per := int(pick(160, 64)) / batches
-			d, err := timeBatches(ctx, func() (time.Duration, error) {
+		Paired: func(ctx context.Context) (Pair, error) {
+			const n = 16
+			per := int(pick(160, 64)) / n
+			rd, od, rc, oc, err := interleaved(ctx, n, 0.25, func(outbound bool) (time.Duration, error) {
 				var total time.Duration
 				for range per {
 					d, err := upgradeOnce(ctx, upgrade.Addr(), clientTLS(), outbound)
@@ -222,9 +218,9 @@ func init() {
 				return total, nil
 			})
 			if err != nil {
-				return 0, err
+				return Pair{}, err
 			}
-			return perOp(d, per), nil
+			return Pair{Raw: perOp(rd, per), Outbound: perOp(od, per), RawCPU: perOp(rc, per), OutboundCPU: perOp(oc, per)}, nil
 		},
 	})
 
@@ -340,21 +336,6 @@ func bulkPeer(c net.Conn) {
 			return
 		}
 	}
-}
-
-// bulkRound moves n bytes over c in 16 batches, each uploading and then
-// downloading half its share with 32 KiB Writes and Reads, and returns
-// the rate of the batch at the 25th percentile of duration, in MB/s.
-func bulkRound(ctx context.Context, c net.Conn, n int64) (float64, error) {
-	per := n / 16
-	buf := make([]byte, chunk)
-	d, err := timeBatchesQ(ctx, 16, 0.25, func() (time.Duration, error) {
-		return bulkOnce(c, buf, per/2)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return mbps(per/2*2, d), nil
 }
 
 // bulkOnce uploads and then downloads half bytes with bulkPeer.
@@ -548,4 +529,42 @@ func mbps(n int64, d time.Duration) float64 { return float64(n) / d.Seconds() / 
 
 func perOp(d time.Duration, n int) float64 {
 	return float64(d) / float64(n) / float64(time.Microsecond)
+}
+
+// bulkPaired opens one connection per side and moves n bytes over each,
+// in 32 batches a side interleaved with the other side's (see
+// interleaved): MB/s from the 25th-percentile batch, CPU in µs per MB.
+func bulkPaired(ctx context.Context, dial func(outbound bool) (net.Conn, error), n int64) (Pair, error) {
+	var conns [2]net.Conn
+	for _, ob := range []bool{false, true} {
+		c, err := dial(ob)
+		if err != nil {
+			return Pair{}, err
+		}
+		defer c.Close()
+		conns[b2i(ob)] = c
+	}
+	const batches = 32
+	per := n / batches
+	buf := make([]byte, chunk)
+	rd, od, rc, oc, err := interleaved(ctx, batches, 0.25, func(ob bool) (time.Duration, error) {
+		return bulkOnce(conns[b2i(ob)], buf, per/2)
+	})
+	if err != nil {
+		return Pair{}, err
+	}
+	moved := per / 2 * 2
+	return Pair{Raw: mbps(moved, rd), Outbound: mbps(moved, od), RawCPU: cpuPerMB(rc, moved), OutboundCPU: cpuPerMB(oc, moved)}, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cpuPerMB is CPU time in µs per MB moved.
+func cpuPerMB(cpu time.Duration, n int64) float64 {
+	return float64(cpu) / float64(time.Microsecond) / (float64(n) / 1e6)
 }
