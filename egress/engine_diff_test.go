@@ -306,7 +306,7 @@ func same(what string, p *Policy, rp *refPolicy, got Decision, final bool, want 
 }
 
 // ruleClasses is what hint reads: the classes the rule's Addrs name.
-func ruleClasses(p *Policy, i int) addrClass { return p.rs.rules[i].classes }
+func ruleClasses(p *Policy, i int) addrClass { return p.rs.classes[i] }
 
 // refNormalizeHostPattern is normalizeHostPattern as first written, the
 // definition a faster one must agree with: a host rule's name in the form
@@ -353,10 +353,26 @@ func refNormalizeHostPattern(h string) (name string, wild bool, err error) {
 			return "", false, errorf(errInvalidOptions, "host "+quote(orig)+": "+err.(*detailError).msg)
 		}
 	}
-	if looksNumeric(labels) {
+	if refLooksNumeric(labels) {
 		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is a numeric spelling of an IPv4 address; put addresses in addrs")
 	}
 	return h, wild, nil
+}
+
+// refLooksNumeric reports whether a name would be read by inet_aton as an IPv4
+// address (2130706433, 0x7f000001, 0177.0.0.1, 127.1): every label a decimal,
+// octal or hex number, and at most four of them. No real DNS name has a
+// numeric top-level label.
+func refLooksNumeric(labels []string) bool {
+	if len(labels) > 4 {
+		return isNumberLabel(labels[len(labels)-1])
+	}
+	for _, l := range labels {
+		if !isNumberLabel(l) {
+			return false
+		}
+	}
+	return true
 }
 
 // --- the generator ---------------------------------------------------------
