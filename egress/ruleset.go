@@ -16,9 +16,10 @@ import (
 //
 //   - Hosts, if it has hosts: exact names and "*.suffix" suffixes, each a
 //     map from the name to the rules that list it;
-//   - else Addrs, if it has an address or prefix: per prefix length, a map
-//     from the masked address to the rules; the class names of such rules
-//     are indexed too (classKeys);
+//   - else Addrs, if it has an address or prefix: per family, a map from
+//     (prefix length, masked address) to the rules, looked up once for each
+//     length present; the class names of such rules are indexed too
+//     (classKeys);
 //   - else Ports, if it has ports (class names then are checked directly):
 //     a segment tree over the 16-bit ports;
 //   - else Addrs, if it names only classes: per class, the rules;
@@ -54,11 +55,13 @@ type ruleSet struct {
 
 	ports *portTree // the port-driven rules; nil for none
 
-	// Name mode (decideName) cannot look addresses up; for the
-	// address-driven rules it needs, per port, the lowest allow and whether
-	// any matches. nmAllow and nmAny are per port (nil when no
-	// address-driven rule has ports); nmAllow25 is the lowest allow that
-	// lists 25; noPort* are over the address-driven rules without ports.
+	// Name mode (decideName) cannot look addresses up; of the
+	// address-driven rules it needs only, per port, the lowest allow and
+	// whether any matches, so those are precomputed (a second port tree of
+	// postings would have to be scanned for the same two answers).
+	// nmAllow and nmAny are per port (nil when no address-driven rule has
+	// ports); nmAllow25 is the lowest allow that lists 25; noPort* are over
+	// the address-driven rules without ports.
 	nmAllow     []int32
 	nmAny       []uint64
 	nmAllow25   int32
@@ -66,7 +69,6 @@ type ruleSet struct {
 	noPortAny   bool
 
 	alwaysDeny, alwaysAllow int32 // the lowest rules without constraints
-	anyAddrs                bool  // some rule has Addrs
 
 	// What Config gives back: rule i's Hosts, Addrs and Ports are
 	// strs[strOff[3i]:strOff[3i+1]], [3i+1:3i+2] and [3i+2:3i+3] (the
@@ -342,7 +344,6 @@ func (b *builder) add(r *Rule, id int32) error {
 	b.addrs = b.addrs[:0]
 	if len(r.Addrs) > 0 {
 		f |= rfAddrs
-		rs.anyAddrs = true
 	}
 	for j, a := range r.Addrs {
 		c, p, err := parseAddrRule(a)
