@@ -47,22 +47,11 @@ func checkLabel(l, host string) error {
 	return nil
 }
 
-// looksNumeric reports whether a name would be read by inet_aton as an IPv4
-// address (2130706433, 0x7f000001, 0177.0.0.1, 127.1): every label a decimal,
-// octal or hex number, and at most four of them. No real DNS name has a
-// numeric top-level label.
-func looksNumeric(labels []string) bool {
-	if len(labels) > 4 {
-		return isNumberLabel(labels[len(labels)-1])
-	}
-	for _, l := range labels {
-		if !isNumberLabel(l) {
-			return false
-		}
-	}
-	return true
-}
-
+// isNumberLabel reports whether a label is a decimal, octal or hex
+// number as inet_aton reads it. A name all of whose labels are numbers, at
+// most four of them, or whose last label is one (no real DNS name has a
+// numeric top-level label), would be read as an IPv4 address
+// (2130706433, 0x7f000001, 0177.0.0.1, 127.1).
 func isNumberLabel(l string) bool {
 	if len(l) > 2 && (l[:2] == "0x" || l[:2] == "0X") {
 		for i := 2; i < len(l); i++ {

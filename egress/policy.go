@@ -100,11 +100,10 @@ func PublicInternetOnly() PolicyConfig {
 // A nil *Policy is the default policy: everything is allowed but port 25,
 // as on Cloudflare Workers.
 type Policy struct {
-	cfg         PolicyConfig
+	cfg         PolicyConfig // without Rules, which rs keeps compactly
 	rs          *ruleSet
 	report      bool
 	defaultDeny bool
-	needAddr    bool // some rule has an address constraint
 }
 
 var (
@@ -137,32 +136,12 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	default:
 		return nil, errorf(errInvalidOptions, "policy default "+quote(string(cfg.Default))+" is not \"allow\" or \"deny\"")
 	}
-	cfg.Rules = cloneRules(cfg.Rules)
 	rs, i, err := compileRules(cfg.Rules)
 	if err != nil {
 		return nil, ruleError(cfg.Rules, i, err)
 	}
-	p := &Policy{cfg: cfg, rs: rs, report: cfg.Mode == ModeReport, defaultDeny: cfg.Default == Deny}
-	for _, w := range rs.addrDep {
-		if w != 0 {
-			p.needAddr = true
-		}
-	}
-	return p, nil
-}
-
-func cloneRules(rules []Rule) []Rule {
-	if rules == nil {
-		return nil
-	}
-	out := make([]Rule, len(rules))
-	for i, r := range rules {
-		r.Hosts = append([]string(nil), r.Hosts...)
-		r.Addrs = append([]string(nil), r.Addrs...)
-		r.Ports = append([]string(nil), r.Ports...)
-		out[i] = r
-	}
-	return out
+	cfg.Rules = nil
+	return &Policy{cfg: cfg, rs: rs, report: cfg.Mode == ModeReport, defaultDeny: cfg.Default == Deny}, nil
 }
 
 // Config returns a copy of the configuration p was compiled from, with
@@ -172,7 +151,7 @@ func (p *Policy) Config() PolicyConfig {
 		return PolicyConfig{Mode: ModeEnforce, Default: Allow}
 	}
 	c := p.cfg
-	c.Rules = cloneRules(c.Rules)
+	c.Rules = p.rs.rules()
 	return c
 }
 
@@ -244,8 +223,7 @@ type Decision struct {
 
 	rule    int        // index of the deciding rule, -1 for built-in
 	carried netip.Addr // the embedded IPv4 address that decided, if any
-	summary string
-	literal bool // Host is an IP literal
+	literal bool       // Host is an IP literal
 	proxied bool
 }
 
@@ -361,8 +339,8 @@ func (p *Policy) hint(d *Decision) string {
 			h += ", or allow port 25 explicitly with the rule " + d.suggest("25")
 		}
 		return h
-	case d.Reason == ReasonRule && d.rule >= 0 && p.rs.rules[d.rule].classes&cls != 0:
-		return "the rule " + strconv.Quote(d.Rule) + " refuses " + strings.Join((p.rs.rules[d.rule].classes&cls).names(), " and ") + " addresses on purpose; connect to an address it does not cover"
+	case d.Reason == ReasonRule && d.rule >= 0 && p.rs.classes[d.rule]&cls != 0:
+		return "the rule " + strconv.Quote(d.Rule) + " refuses " + strings.Join((p.rs.classes[d.rule]&cls).names(), " and ") + " addresses on purpose; connect to an address it does not cover"
 	case d.Reason == ReasonRule:
 		return "deny rules win over allow rules; this connection is allowed only if the rule " + strconv.Quote(d.Rule) + " is narrowed or removed"
 	case cls != 0:
@@ -390,8 +368,6 @@ func (d Decision) suggest(port string) string {
 func (p *Policy) deny(d *Decision) error {
 	return &DeniedError{Decision: *d, Hint: p.hint(d)}
 }
-
-const stackWords = 32 // bitsets up to 2048 rules live on the stack
 
 // Decide reports what p's rules say about a connection to host (a name as
 // given to Connect, or an IP literal) at the address ip and port. It does
@@ -452,64 +428,43 @@ func normHost(h string) string {
 	return h
 }
 
-// scratch returns n bitsets of nw words, on buf when they fit.
-func scratch(buf *[4 * stackWords]uint64, nw int) (m, s, a bitset) {
-	var all []uint64
-	if nw <= stackWords {
-		all = buf[:4*nw]
-	} else {
-		all = make([]uint64, 4*nw)
-	}
-	return all[:nw], all[nw : 3*nw], all[3*nw : 4*nw]
-}
-
 // decideAddr decides a connection to a known address. host is "" for an
 // IP literal.
 func (p *Policy) decideAddr(host string, ip netip.Addr, port int) Decision {
 	rs := p.rs
-	var buf [4 * stackWords]uint64
-	m, s, a := scratch(&buf, rs.nw)
-	rs.hostPort(host, port, m, s)
 	ip = canonical(ip)
 	d := Decision{IP: ip, Port: port, rule: -1}
-	var allowRule = -2
-	check := func(c netip.Addr, cls addrClass, carried bool) bool {
-		rs.addrMatch(c, cls, a)
-		if r := first3(m, a, rs.deny); r >= 0 {
-			d.rule, d.Reason = r, ReasonRule
+	// check decides one address (the connection's, or one it carries):
+	// false when it is denied, with d saying why; else the allowing rule
+	// (-1 for the default).
+	check := func(c netip.Addr, cls addrClass, carried bool) (bool, int) {
+		deny, allow := rs.evalAddr(host, port, c, cls)
+		switch {
+		case deny != none:
+			d.rule, d.Reason = int(deny), ReasonRule
 			if carried {
 				d.carried = c
 			}
-			return false
-		}
-		var r int
-		if port == 25 {
-			r = first4(m, a, rs.allow, rs.lists25)
-		} else {
-			r = first3(m, a, rs.allow)
-		}
-		switch {
-		case r >= 0:
+			return false, 0
+		case allow != none:
+			return true, int(allow)
 		case port == 25:
 			d.Reason = ReasonPort25
-			return false
+			return false, 0
 		case p.defaultDeny:
 			d.Reason = ReasonDefault
 			if carried {
 				d.carried = c
 			}
-			return false
+			return false, 0
 		}
-		if allowRule == -2 {
-			allowRule = r
-		}
-		return true
+		return true, -1
 	}
-	ok := check(ip, classify(ip), false)
+	ok, allowRule := check(ip, classify(ip), false)
 	if ok && ip.Is6() {
 		if e := embeddedIPv4(ip); e.n > 0 {
 			for _, c := range e.v4[:e.n] {
-				if ok = check(c, classify4(c), true); !ok {
+				if ok, _ = check(c, classify4(c), true); !ok {
 					break
 				}
 			}
@@ -530,8 +485,7 @@ func (p *Policy) decideAddr(host string, ip netip.Addr, port int) Decision {
 func (p *Policy) name(d *Decision) {
 	switch {
 	case d.rule >= 0:
-		d.Rule = p.rs.rules[d.rule].name
-		d.summary = p.rs.rules[d.rule].summary
+		d.Rule = p.rs.ruleName(d.rule)
 	case d.Reason == ReasonPort25:
 		d.Rule = "port-25"
 	case d.Reason == ReasonRequireScope:
@@ -549,25 +503,20 @@ func (p *Policy) name(d *Decision) {
 // with address constraints are left to the proxy and allow rules with them
 // count as matching.
 func (p *Policy) decideName(host string, port int, proxied bool) (d Decision, final bool) {
-	rs := p.rs
-	var buf [4 * stackWords]uint64
-	m, s, _ := scratch(&buf, rs.nw)
-	rs.hostPort(host, port, m, s)
+	denyNoAddr, allow, addrDepends := p.rs.evalName(host, port)
 	d = Decision{Host: host, Port: port, rule: -1, proxied: proxied}
-	if r := first3(m, rs.deny, rs.addrAny); r >= 0 {
-		d.rule, d.Reason = r, ReasonRule
+	if denyNoAddr != none {
+		d.rule, d.Reason = int(denyNoAddr), ReasonRule
 		p.name(&d)
 		return d, true
 	}
-	var r int
-	if port == 25 {
-		r = first3(m, rs.allow, rs.lists25)
-	} else {
-		r = first(m, rs.allow)
+	r := -1
+	if allow != none {
+		r = int(allow)
 	}
 	// Unless no allow rule can match whatever the address (then only the
 	// deny outcome remains), the addresses decide.
-	if !proxied && first(m, rs.addrDep) >= 0 && (r >= 0 || (port != 25 && !p.defaultDeny)) {
+	if !proxied && addrDepends && (r >= 0 || (port != 25 && !p.defaultDeny)) {
 		return d, false
 	}
 	switch {

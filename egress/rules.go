@@ -109,234 +109,6 @@ func ruleError(rules []Rule, i int, err error) error {
 	return &RuleError{Index: i, Name: rules[i].Name, Field: se.field, Item: se.item, Msg: se.msg}
 }
 
-// compiledRule is a rule's identity, kept for messages.
-type compiledRule struct {
-	name    string
-	action  Action
-	summary string // "deny rule \"x\" (addrs private)"
-	lists25 bool
-	classes addrClass // the classes its Addrs name
-}
-
-// bitset is a set of rule indices.
-type bitset []uint64
-
-func (b bitset) set(i int32) { b[i>>6] |= 1 << (uint(i) & 63) }
-
-func (b bitset) setIDs(ids []int32) {
-	for _, i := range ids {
-		b[i>>6] |= 1 << (uint(i) & 63)
-	}
-}
-
-// idSet is a set of rules in the cheaper of two forms for OR-ing into a
-// bitset: a list of indices, or (when long) a bitset of its own.
-type idSet struct {
-	ids []int32
-	bs  bitset
-}
-
-func makeIDSet(ids []int32, nw int) idSet {
-	if len(ids) > 2*nw {
-		bs := make(bitset, nw)
-		bs.setIDs(ids)
-		return idSet{bs: bs}
-	}
-	return idSet{ids: ids}
-}
-
-func (s *idSet) orInto(b bitset) {
-	if s.bs != nil {
-		for i, w := range s.bs {
-			b[i] |= w
-		}
-		return
-	}
-	b.setIDs(s.ids)
-}
-
-// trie is a binary prefix tree over keys of up to 128 bits; each node holds
-// the rules whose prefix ends there.
-type trie struct {
-	nodes []trieNode
-	sets  []idSet
-	build [][]int32 // per node while building
-}
-
-type trieNode struct {
-	child [2]int32 // 0: none (the root is never a child)
-	set   int32    // index in sets, -1 for none
-}
-
-func newTrie() *trie { return &trie{nodes: make([]trieNode, 1), build: make([][]int32, 1)} }
-
-func keyBit(key *[16]byte, i int) int { return int(key[i>>3]>>(7-uint(i)&7)) & 1 }
-
-func (t *trie) insert(key [16]byte, nbits int, id int32) {
-	n := int32(0)
-	for i := 0; i < nbits; i++ {
-		b := keyBit(&key, i)
-		c := t.nodes[n].child[b]
-		if c == 0 {
-			c = int32(len(t.nodes))
-			t.nodes = append(t.nodes, trieNode{})
-			t.build = append(t.build, nil)
-			t.nodes[n].child[b] = c
-		}
-		n = c
-	}
-	t.build[n] = appendID(t.build[n], id)
-}
-
-func (t *trie) finish(nw int) {
-	for i, ids := range t.build {
-		t.nodes[i].set = -1
-		if len(ids) > 0 {
-			t.nodes[i].set = int32(len(t.sets))
-			t.sets = append(t.sets, makeIDSet(ids, nw))
-		}
-	}
-	t.build = nil
-}
-
-// collect adds to bs every rule whose prefix contains the first nbits of key.
-func (t *trie) collect(key *[16]byte, nbits int, bs bitset) {
-	nodes := t.nodes
-	n := int32(0)
-	for i := 0; ; i++ {
-		nd := &nodes[n]
-		if nd.set >= 0 {
-			t.sets[nd.set].orInto(bs)
-		}
-		if i == nbits {
-			return
-		}
-		n = nd.child[keyBit(key, i)]
-		if n == 0 {
-			return
-		}
-	}
-}
-
-func (t *trie) empty() bool { return len(t.nodes) == 1 && len(t.sets) == 0 }
-
-// ruleSet is a compiled list of rules: per dimension, an index from a value
-// to the rules it matches, so a decision costs a few lookups and word-wise
-// ANDs, not a scan of the rules.
-type ruleSet struct {
-	rules []compiledRule
-	nw    int // words per bitset
-
-	deny, allow, lists25 bitset
-	hostAny, portAny     bitset
-	addrAny, addrDep     bitset // rules without / with an address constraint
-
-	exact, suffix map[string]idSet
-	ports         *trie
-	v4, v6        *trie
-	classes       [numClasses]bitset
-}
-
-func compileRules(rules []Rule) (*ruleSet, int, error) {
-	n := len(rules)
-	nw := (n + 63) / 64
-	if nw == 0 {
-		nw = 1
-	}
-	rs := &ruleSet{
-		rules:  make([]compiledRule, n),
-		nw:     nw,
-		exact:  map[string]idSet{},
-		suffix: map[string]idSet{},
-		ports:  newTrie(),
-		v4:     newTrie(),
-		v6:     newTrie(),
-	}
-	mk := func() bitset { return make(bitset, nw) }
-	rs.deny, rs.allow, rs.lists25 = mk(), mk(), mk()
-	rs.hostAny, rs.portAny, rs.addrAny, rs.addrDep = mk(), mk(), mk(), mk()
-	exact, suffix := map[string][]int32{}, map[string][]int32{}
-	for i := range rs.classes {
-		rs.classes[i] = mk()
-	}
-	for i, r := range rules {
-		id := int32(i)
-		cr := compiledRule{name: r.Name, action: r.Action}
-		if cr.name == "" {
-			cr.name = "rules[" + strconv.Itoa(i) + "]"
-		}
-		switch r.Action {
-		case Allow:
-			rs.allow.set(id)
-		case Deny:
-			rs.deny.set(id)
-		case "":
-			return nil, i, &specError{field: "action", item: -1, msg: "the rule has no action; set action to \"allow\" or \"deny\""}
-		default:
-			return nil, i, &specError{field: "action", item: -1, msg: "action " + quote(string(r.Action)) + " is not \"allow\" or \"deny\""}
-		}
-		if len(r.Hosts) == 0 {
-			rs.hostAny.set(id)
-		}
-		for j, h := range r.Hosts {
-			name, wild, err := normalizeHostPattern(h)
-			if err != nil {
-				return nil, i, &specError{field: "hosts", item: j, msg: msgOf(err)}
-			}
-			if wild {
-				suffix[name] = appendID(suffix[name], id)
-			} else {
-				exact[name] = appendID(exact[name], id)
-			}
-		}
-		if len(r.Addrs) == 0 {
-			rs.addrAny.set(id)
-		} else {
-			rs.addrDep.set(id)
-		}
-		for j, a := range r.Addrs {
-			if err := rs.addAddr(a, id); err != nil {
-				return nil, i, &specError{field: "addrs", item: j, msg: msgOf(err)}
-			}
-			if c, ok := classByName(strings.ToLower(strings.TrimSpace(a))); ok {
-				cr.classes |= c
-			}
-		}
-		if len(r.Ports) == 0 {
-			rs.portAny.set(id)
-		}
-		for j, p := range r.Ports {
-			lo, hi, err := parsePortRange(p)
-			if err != nil {
-				return nil, i, &specError{field: "ports", item: j, msg: msgOf(err)}
-			}
-			if lo == 25 && hi == 25 {
-				cr.lists25 = true
-				if r.Action == Allow {
-					rs.lists25.set(id)
-				}
-			}
-			for _, pp := range portPrefixes(lo, hi) {
-				var key [16]byte
-				key[0], key[1] = byte(pp.v>>8), byte(pp.v)
-				rs.ports.insert(key, pp.bits, id)
-			}
-		}
-		cr.summary = summarize(cr.name, r)
-		rs.rules[i] = cr
-	}
-	for k, ids := range exact {
-		rs.exact[k] = makeIDSet(ids, nw)
-	}
-	for k, ids := range suffix {
-		rs.suffix[k] = makeIDSet(ids, nw)
-	}
-	rs.ports.finish(nw)
-	rs.v4.finish(nw)
-	rs.v6.finish(nw)
-	return rs, -1, nil
-}
-
 // msgOf returns an error's message without its sentinel's prefix.
 func msgOf(err error) string {
 	if d, ok := err.(*detailError); ok {
@@ -345,81 +117,36 @@ func msgOf(err error) string {
 	return err.Error()
 }
 
-func appendID(ids []int32, id int32) []int32 {
-	if len(ids) > 0 && ids[len(ids)-1] == id {
-		return ids // the same value twice in one rule
-	}
-	return append(ids, id)
-}
-
-func summarize(name string, r Rule) string {
-	var b strings.Builder
-	b.WriteString(string(r.Action))
-	b.WriteString(" rule ")
-	b.WriteString(quote(name))
-	b.WriteString(" (")
-	sep := ""
-	for _, f := range []struct {
-		k string
-		v []string
-	}{{"hosts", r.Hosts}, {"addrs", r.Addrs}, {"ports", r.Ports}} {
-		if len(f.v) == 0 {
-			continue
-		}
-		b.WriteString(sep)
-		b.WriteString(f.k)
-		b.WriteByte(' ')
-		b.WriteString(strings.Join(f.v, ","))
-		sep = "; "
-	}
-	if sep == "" {
-		b.WriteString("everything")
-	}
-	b.WriteByte(')')
-	return b.String()
-}
-
-func (rs *ruleSet) addAddr(s string, id int32) error {
+// parseAddrRule parses one of a rule's Addrs: a class name (c != 0) or an
+// address or prefix, IPv4-mapped ones as IPv4.
+func parseAddrRule(s string) (c addrClass, p netip.Prefix, err error) {
 	s = strings.TrimSpace(s)
 	if c, ok := classByName(strings.ToLower(s)); ok {
-		rs.classes[bits.TrailingZeros16(uint16(c))].set(id)
-		return nil
+		return c, netip.Prefix{}, nil
 	}
 	if strings.ContainsRune(s, '%') {
-		return errorf(errInvalidOptions, "address "+quote(s)+" has a zone id; write it without \"%zone\" (zones are ignored when matching)")
+		return 0, netip.Prefix{}, errorf(errInvalidOptions, "address "+quote(s)+" has a zone id; write it without \"%zone\" (zones are ignored when matching)")
 	}
-	var p netip.Prefix
 	if strings.ContainsRune(s, '/') {
 		var err error
 		p, err = netip.ParsePrefix(s)
 		if err != nil {
-			return errorf(errInvalidOptions, quote(s)+" is not a CIDR prefix, an IP address or a class name ("+strings.Join(classNames[:], ", ")+")")
+			return 0, netip.Prefix{}, errorf(errInvalidOptions, quote(s)+" is not a CIDR prefix, an IP address or a class name ("+strings.Join(classNames[:], ", ")+")")
 		}
 		if m := p.Masked(); m != p {
-			return errorf(errInvalidOptions, "prefix "+quote(s)+" has bits set after its length; write "+quote(m.String()))
+			return 0, netip.Prefix{}, errorf(errInvalidOptions, "prefix "+quote(s)+" has bits set after its length; write "+quote(m.String()))
 		}
 	} else {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return errorf(errInvalidOptions, quote(s)+" is not an IP address, a CIDR prefix or a class name ("+strings.Join(classNames[:], ", ")+")")
+			return 0, netip.Prefix{}, errorf(errInvalidOptions, quote(s)+" is not an IP address, a CIDR prefix or a class name ("+strings.Join(classNames[:], ", ")+")")
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	a := p.Addr()
-	if a.Is4In6() && p.Bits() >= 96 {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-		a = p.Addr()
 	}
-	var key [16]byte
-	if a.Is4() {
-		b := a.As4()
-		copy(key[:], b[:])
-		rs.v4.insert(key, p.Bits(), id)
-	} else {
-		key = a.As16()
-		rs.v6.insert(key, p.Bits(), id)
-	}
-	return nil
+	return 0, p, nil
 }
 
 // normalizeHostPattern returns a host rule's name in the form Connect
@@ -439,8 +166,10 @@ func normalizeHostPattern(h string) (name string, wild bool, err error) {
 	if strings.Contains(h, "*") {
 		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+": '*' is only allowed as a whole first label (\"*.example.com\")")
 	}
-	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
-		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is an IP address; put addresses in addrs, hosts match names")
+	if mayBeAddr(strings.Trim(h, "[]")) {
+		if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+			return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is an IP address; put addresses in addrs, hosts match names")
+		}
 	}
 	ascii := true
 	for i := 0; i < len(h); i++ {
@@ -460,16 +189,43 @@ func normalizeHostPattern(h string) (name string, wild bool, err error) {
 	if len(h) > maxHostname {
 		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is longer than 253 bytes")
 	}
-	labels := strings.Split(h, ".")
-	for _, l := range labels {
+	// The labels one by one, without splitting: each must be valid, and
+	// the name must not read as inet_aton's IPv4 (see isNumberLabel).
+	labels, numeric, last := 0, true, ""
+	for rest := h; ; {
+		l := rest
+		i := strings.IndexByte(rest, '.')
+		if i >= 0 {
+			l, rest = rest[:i], rest[i+1:]
+		}
 		if err := checkLabel(l, h); err != nil {
 			return "", false, errorf(errInvalidOptions, "host "+quote(orig)+": "+err.(*detailError).msg)
 		}
+		labels++
+		numeric = numeric && isNumberLabel(l)
+		last = l
+		if i < 0 {
+			break
+		}
 	}
-	if looksNumeric(labels) {
+	if labels > 4 && isNumberLabel(last) || labels <= 4 && numeric {
 		return "", false, errorf(errInvalidOptions, "host "+quote(orig)+" is a numeric spelling of an IPv4 address; put addresses in addrs")
 	}
 	return h, wild, nil
+}
+
+// mayBeAddr reports whether netip.ParseAddr can accept s: an IPv6 address
+// has a colon, an IPv4 one only digits and dots. It spares names the cost
+// of a failed parse.
+func mayBeAddr(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == ':' {
+			return true
+		} else if c != '.' && (c < '0' || c > '9') {
+			return strings.IndexByte(s[i:], ':') >= 0
+		}
+	}
+	return true
 }
 
 func parsePortRange(s string) (lo, hi int, err error) {
@@ -510,8 +266,10 @@ type portPrefix struct {
 }
 
 // portPrefixes splits [lo, hi] into aligned power-of-two blocks.
-func portPrefixes(lo, hi int) []portPrefix {
-	var out []portPrefix
+func portPrefixes(lo, hi int) []portPrefix { return appendPortPrefixes(nil, lo, hi) }
+
+// appendPortPrefixes appends the blocks of [lo, hi] to out.
+func appendPortPrefixes(out []portPrefix, lo, hi int) []portPrefix {
 	for lo <= hi {
 		size := 1
 		for lo&(size*2-1) == 0 && lo+size*2-1 <= hi && size*2 <= 1<<16 {
@@ -521,87 +279,4 @@ func portPrefixes(lo, hi int) []portPrefix {
 		lo += size
 	}
 	return out
-}
-
-// match computes the rules that match (host, port, addr) into m. host is a
-// normalised name, or "" for an IP literal (host rules never match it).
-// When addr is invalid the address dimension is left out: m holds the rules
-// whose host and port match. scratch must hold 2*nw words.
-func (rs *ruleSet) hostPort(host string, port int, m, scratch bitset) {
-	copy(m, rs.hostAny)
-	if host != "" {
-		if ids, ok := rs.exact[host]; ok {
-			ids.orInto(m)
-		}
-		if len(rs.suffix) > 0 {
-			for i := 0; i < len(host); i++ {
-				if host[i] == '.' {
-					if ids, ok := rs.suffix[host[i+1:]]; ok {
-						ids.orInto(m)
-					}
-				}
-			}
-		}
-	}
-	p := scratch[:rs.nw]
-	copy(p, rs.portAny)
-	var key [16]byte
-	key[0], key[1] = byte(port>>8), byte(port)
-	rs.ports.collect(&key, 16, p)
-	for i := range m {
-		m[i] &= p[i]
-	}
-}
-
-// addrMatch sets in a the rules whose address constraint matches the
-// canonical address ip (with classes c), plus those without one.
-func (rs *ruleSet) addrMatch(ip netip.Addr, c addrClass, a bitset) {
-	copy(a, rs.addrAny)
-	if ip.Is4() {
-		if !rs.v4.empty() {
-			b := ip.As4()
-			var key [16]byte
-			copy(key[:], b[:])
-			rs.v4.collect(&key, 32, a)
-		}
-	} else if !rs.v6.empty() {
-		key := ip.As16()
-		rs.v6.collect(&key, 128, a)
-	}
-	for c != 0 {
-		i := bits.TrailingZeros16(uint16(c))
-		c &^= 1 << i
-		cb := rs.classes[i]
-		for w := range a {
-			a[w] |= cb[w]
-		}
-	}
-}
-
-// first returns the lowest rule index in x & y, or -1.
-func first(x, y bitset) int {
-	for i := range x {
-		if v := x[i] & y[i]; v != 0 {
-			return i*64 + bits.TrailingZeros64(v)
-		}
-	}
-	return -1
-}
-
-func first3(x, y, z bitset) int {
-	for i := range x {
-		if v := x[i] & y[i] & z[i]; v != 0 {
-			return i*64 + bits.TrailingZeros64(v)
-		}
-	}
-	return -1
-}
-
-func first4(x, y, z, w bitset) int {
-	for i := range x {
-		if v := x[i] & y[i] & z[i] & w[i]; v != 0 {
-			return i*64 + bits.TrailingZeros64(v)
-		}
-	}
-	return -1
 }

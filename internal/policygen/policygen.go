@@ -6,6 +6,7 @@ package policygen
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/outboundhq/outbound/egress"
 )
@@ -35,6 +36,36 @@ func Rules(extra ...egress.Rule) []egress.Rule {
 	}
 	for len(rules) < Size-len(extra) {
 		rules = append(rules, egress.Rule{Action: egress.Deny, Ports: []string{fmt.Sprint(6000 + len(rules))}})
+	}
+	return append(rules, extra...)
+}
+
+// Scaled returns n rules in the mix of Rules (it is Rules(extra...) for
+// n = Size): 40% exact hosts, 20% wildcard hosts, 20% CIDR denials in both
+// families, 15% CIDR allows with port ranges, the rest single-port
+// denials, and the address-class rule first; the extra rules are last, and
+// the total stays n.
+func Scaled(n int, extra ...egress.Rule) []egress.Rule {
+	if n == Size {
+		return Rules(extra...)
+	}
+	rules := make([]egress.Rule, 0, n)
+	rules = append(rules, egress.Rule{Name: "no-internal", Action: egress.Deny, Addrs: []string{"private", "link-local", "metadata", "unspecified"}})
+	upto := func(f float64) int { return max(len(rules)+1, int(f*float64(n))) }
+	for i, end := 0, upto(0.40); len(rules) < end; i++ {
+		rules = append(rules, egress.Rule{Action: egress.Allow, Hosts: []string{fmt.Sprintf("api%d.partner%d.example", i, i%37)}, Ports: []string{"443"}})
+	}
+	for i, end := 0, upto(0.60); len(rules) < end; i++ {
+		rules = append(rules, egress.Rule{Action: egress.Allow, Hosts: []string{fmt.Sprintf("*.tenant%d.example.net", i)}})
+	}
+	for i, end := 0, upto(0.80); len(rules) < end; i++ {
+		rules = append(rules, egress.Rule{Action: egress.Deny, Addrs: []string{fmt.Sprintf("%d.%d.%d.0/24", 20+i/65536, i/256%256, i%256), fmt.Sprintf("2001:db8:%x::/48", i)}})
+	}
+	for i, end := 0, upto(0.95); len(rules) < end; i++ {
+		rules = append(rules, egress.Rule{Action: egress.Allow, Addrs: []string{fmt.Sprintf("198.%d.%d.0/24", 60+i/256, i%256)}, Ports: []string{fmt.Sprintf("%d-%d", 8000+i%50000, 8100+i%50000)}})
+	}
+	for len(rules) < n-len(extra) {
+		rules = append(rules, egress.Rule{Action: egress.Deny, Ports: []string{strconv.Itoa(6000 + len(rules)%50000)}})
 	}
 	return append(rules, extra...)
 }
