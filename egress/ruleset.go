@@ -548,8 +548,11 @@ func (e *addrEval) found(f uint8, id int32) {
 	}
 }
 
-// hostRules scans host-driven candidates: ports and addresses to check.
-func (e *addrEval) hostRules(ids []int32) {
+// scan checks candidates found through the dimension via (rfHosts,
+// rfAddrs or rfPorts), which their match there implies, on the others:
+// host-driven ones on ports and addresses, address-driven ones on ports,
+// port-driven ones (whose addresses are only classes) on classes.
+func (e *addrEval) scan(ids []int32, via uint8) {
 	rs := e.rs
 	for _, id := range ids {
 		if id >= e.deny {
@@ -559,46 +562,10 @@ func (e *addrEval) hostRules(ids []int32) {
 		if !e.useful(f, id) {
 			continue
 		}
-		if f&rfPorts != 0 && !rs.portIn(id, e.port) {
+		if via != rfPorts && f&rfPorts != 0 && !rs.portIn(id, e.port) {
 			continue
 		}
-		if f&rfAddrs != 0 && rs.classes[id]&e.cls == 0 && !rs.prefixIn(id, &e.q) {
-			continue
-		}
-		e.found(f, id)
-	}
-}
-
-// addrRules scans address-driven candidates: ports to check.
-func (e *addrEval) addrRules(ids []int32) {
-	rs := e.rs
-	for _, id := range ids {
-		if id >= e.deny {
-			return
-		}
-		f := rs.flags[id]
-		if !e.useful(f, id) {
-			continue
-		}
-		if f&rfPorts != 0 && !rs.portIn(id, e.port) {
-			continue
-		}
-		e.found(f, id)
-	}
-}
-
-// portRules scans port-driven candidates: classes to check.
-func (e *addrEval) portRules(ids []int32) {
-	rs := e.rs
-	for _, id := range ids {
-		if id >= e.deny {
-			return
-		}
-		f := rs.flags[id]
-		if !e.useful(f, id) {
-			continue
-		}
-		if f&rfAddrs != 0 && rs.classes[id]&e.cls == 0 {
+		if via != rfAddrs && f&rfAddrs != 0 && rs.classes[id]&e.cls == 0 && (via == rfPorts || !rs.prefixIn(id, &e.q)) {
 			continue
 		}
 		e.found(f, id)
@@ -615,13 +582,13 @@ func (rs *ruleSet) evalAddr(host string, port int, a netip.Addr, cls addrClass) 
 	}
 	if host != "" {
 		if k, ok := rs.exact[host]; ok {
-			e.hostRules(rs.postings(k))
+			e.scan(rs.postings(k), rfHosts)
 		}
 		if len(rs.suffix) > 0 {
 			for i := 0; i < len(host); i++ {
 				if host[i] == '.' {
 					if k, ok := rs.suffix[host[i+1:]]; ok {
-						e.hostRules(rs.postings(k))
+						e.scan(rs.postings(k), rfHosts)
 					}
 				}
 			}
@@ -630,24 +597,24 @@ func (rs *ruleSet) evalAddr(host string, port int, a netip.Addr, cls addrClass) 
 	if e.q.is4 {
 		for _, b := range rs.v4Bits {
 			if k, ok := rs.v4[uint64(b)<<32|uint64(e.q.a4&mask4(b))]; ok {
-				e.addrRules(rs.postings(k))
+				e.scan(rs.postings(k), rfAddrs)
 			}
 		}
 	} else {
 		for _, b := range rs.v6Bits {
 			mh, ml := mask6(b)
 			if k, ok := rs.v6[[3]uint64{e.q.hi & mh, e.q.lo & ml, uint64(b)}]; ok {
-				e.addrRules(rs.postings(k))
+				e.scan(rs.postings(k), rfAddrs)
 			}
 		}
 	}
 	for c := cls; c != 0; c &= c - 1 {
-		e.addrRules(rs.postings(rs.classKeys[bits.TrailingZeros16(uint16(c))]))
+		e.scan(rs.postings(rs.classKeys[bits.TrailingZeros16(uint16(c))]), rfAddrs)
 	}
 	if t := rs.ports; t != nil {
 		for k := 0; k <= 16; k++ {
 			node := 1<<(16-k) + int(e.port>>k)
-			e.portRules(t.ids[t.off[node]:t.off[node+1]])
+			e.scan(t.ids[t.off[node]:t.off[node+1]], rfPorts)
 		}
 	}
 	return e.deny, e.allow
