@@ -117,7 +117,7 @@ func DialSocketStartTLS(ctx context.Context, addr string, opts *Options) (*imapc
 	if n := br.Buffered(); n > 0 {
 		return fail("STARTTLS", errorf(sockets.ErrPlaintextInjection, "the server sent "+strconv.Itoa(n)+" bytes after its OK reply to STARTTLS, before the TLS handshake; refusing them"))
 	}
-	tsock, err := sock.StartTLS(nil)
+	tsock, err := sock.StartTLS(&sockets.StartTLSOptions{Context: ctx})
 	if err != nil {
 		return fail("STARTTLS", err)
 	}

@@ -26,6 +26,14 @@ type StartTLSOptions struct {
 	// caller's own) and no ExpectedServerHostname or TLSConfig.ServerName;
 	// otherwise StartTLS fails with [ErrInvalidOptions].
 	NoServerName bool
+
+	// Context bounds the handshake, as Connect's ctx bounds its attempt:
+	// if it is done before the handshake ends, the new socket fails with
+	// its error; once the socket is open it has no effect. [Socket.Opened]
+	// with this context (or one that is never done) runs the handshake in
+	// the caller's goroutine, as Dial does, instead of in one of the
+	// socket's. Nil means only the new socket's Close bounds it.
+	Context context.Context
 }
 
 // StartTLS upgrades a socket opened with SecureTransport "starttls" to TLS
@@ -44,8 +52,9 @@ type StartTLSOptions struct {
 // [ErrPlaintextInjection]. A reader that buffers ahead (a bufio.Reader over
 // the socket) must check it holds nothing before calling StartTLS.
 //
-// The handshake is bounded by the new socket's Close, not by a context; use
-// [Socket.Opened] with a context to bound the wait for it.
+// The handshake is bounded by the new socket's Close and by
+// StartTLSOptions.Context; [Socket.Opened] with another context bounds only
+// the wait for it.
 func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	fail := func(err error) (*Socket, error) {
 		return nil, &SocketError{Op: "starttls", Addr: s.given, Err: err}
@@ -90,7 +99,11 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 	o := Options{SecureTransport: SecureTransportOn, AllowHalfOpen: s.halfOpen, eg: s.opts.eg}
 	ns := newSocket(s.addr, s.given, &o, nil)
 	ns.taps = s.taps.upgraded()
-	ctx, cancel := context.WithCancel(context.Background())
+	bound := context.Background()
+	if opts != nil && opts.Context != nil {
+		bound = opts.Context
+	}
+	ctx, cancel := context.WithCancel(bound)
 	ns.prepare(ctx, cancel, func(ctx context.Context) (net.Conn, *tls.Conn, error) {
 		raw, err := s.handOver(ctx)
 		if err != nil {
@@ -104,6 +117,7 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		return raw, tc, nil
 	})
 	p := ns.pend
+	p.ctxDone = bound.Done()
 	s.handOff(ns)
 	s.end(nil, fUpgraded)
 	// Interrupt a read or write in progress: they see fUpgraded and fail.

@@ -154,7 +154,7 @@ func upgrade(ctx context.Context, addr, serverName string, opts *sockets.Options
 	fmt.Fprintln(stdout, "sent SSLRequest, the server answered 'S'")
 
 	// socket.startTls(): the old socket is retired, the new one is secure.
-	secure, err := socket.StartTLS(&sockets.StartTLSOptions{ExpectedServerHostname: serverName})
+	secure, err := socket.StartTLS(&sockets.StartTLSOptions{ExpectedServerHostname: serverName, Context: ctx})
 	if err != nil {
 		socket.Close()
 		return nil, err
