@@ -118,6 +118,24 @@ func pairedBatches(ctx context.Context, batches, n int, op func(outbound bool) e
 	}, nil
 }
 
+// ratePaired is a rate round of a workload whose clients outlive the
+// round: batches of units operations a side, interleaved (see
+// interleavedFor) for at least 8 batches a side and about span in all. Each
+// side's figure is units per second in its batch at the 25th percentile of
+// duration; its CPU, the median per unit in µs.
+func ratePaired(ctx context.Context, span time.Duration, units int, batch func(outbound bool) error) (Pair, error) {
+	rd, od, rc, oc, err := interleavedFor(ctx, 8, span, 0.25, func(ob bool) (time.Duration, error) {
+		return 0, batch(ob)
+	})
+	if err != nil {
+		return Pair{}, err
+	}
+	return Pair{
+		Raw: float64(units) / rd.Seconds(), Outbound: float64(units) / od.Seconds(),
+		RawCPU: perOp(rc, units), OutboundCPU: perOp(oc, units),
+	}, nil
+}
+
 // interleaved runs batch for each side, batches times, the sides
 // interleaved batch by batch (raw first in even batches, outbound first in
 // odd ones), and returns each side's q-quantile batch duration and its
@@ -128,8 +146,15 @@ func pairedBatches(ctx context.Context, batches, n int, op func(outbound bool) e
 // time is the whole process's, user and system: for a peer in another
 // process, this side's own; for an in-process peer, both ends'.
 func interleaved(ctx context.Context, batches int, q float64, batch func(outbound bool) (time.Duration, error)) (raw, out, rawCPU, outCPU time.Duration, err error) {
+	return interleavedFor(ctx, batches, 0, q, batch)
+}
+
+// interleavedFor is interleaved for at least batches batches a side and
+// until both sides together have run for span.
+func interleavedFor(ctx context.Context, batches int, span time.Duration, q float64, batch func(outbound bool) (time.Duration, error)) (raw, out, rawCPU, outCPU time.Duration, err error) {
 	var rd, od, rc, oc []time.Duration
-	for i := 0; i < batches; i++ {
+	t0 := time.Now()
+	for i := 0; i < batches || time.Since(t0) < span; i++ {
 		sides := [2]bool{false, true}
 		if i%2 == 1 {
 			sides = [2]bool{true, false}

@@ -162,23 +162,33 @@ func init() {
 				ping, err = sockettest.NewServer(pingPeer)
 				return stop(&ping), err
 			},
-			Run: func(ctx context.Context, outbound bool) (float64, error) {
-				c, err := dialPlain(ctx, ping.Addr(), outbound)
-				if err != nil {
-					return 0, err
+			Paired: func(ctx context.Context) (Pair, error) {
+				var conns [2]net.Conn // raw, outbound
+				for i := range conns {
+					c, err := dialPlain(ctx, ping.Addr(), i == 1)
+					if err != nil {
+						return Pair{}, err
+					}
+					defer c.Close()
+					conns[i] = c
 				}
-				defer c.Close()
-				// The quantile of each batch of round trips; the figure
-				// is the batch at the 25th percentile, as for the others.
-				per := int(pick(24000, 8000)) / batches
+				// The quantile of each batch of round trips, the sides
+				// interleaved batch by batch; the figure is the batch at
+				// the 25th percentile, as for the others.
+				const n = 24
+				per := int(pick(24000, 8000)) / n
 				rtt := make([]time.Duration, per)
-				d, err := timeBatches(ctx, func() (time.Duration, error) {
+				rd, od, _, _, err := interleaved(ctx, n, 0.25, func(outbound bool) (time.Duration, error) {
+					c := conns[0]
+					if outbound {
+						c = conns[1]
+					}
 					if err := pingRound(ctx, c, rtt); err != nil {
 						return 0, err
 					}
 					return quantile(rtt, q), nil
 				})
-				return float64(d) / float64(time.Microsecond), err
+				return Pair{Raw: perOp(rd, 1), Outbound: perOp(od, 1)}, err
 			},
 		}
 	}
@@ -290,7 +300,7 @@ func upgradeOnce(ctx context.Context, addr string, cfg *tls.Config, outbound boo
 		return 0, err
 	}
 	start := time.Now()
-	ns, err := s.StartTLS(nil)
+	ns, err := s.StartTLS(&sockets.StartTLSOptions{Context: ctx})
 	if err != nil {
 		return 0, err
 	}
@@ -408,35 +418,6 @@ func relayOnce(ctx context.Context, srcAddr, sinkAddr string, n int64, sinkGot <
 		return 0, fmt.Errorf("relay copied %d bytes, the sink got %d, want %d", copied, got, n)
 	}
 	return d, nil
-}
-
-// batches is how many timed batches one round of a workload is cut into.
-// On a machine shared with other work, a batch that another process
-// preempted is slow; the figure comes from the batch at the 25th
-// percentile of duration, so such pauses weigh on neither side.
-const batches = 8
-
-// timeBatches runs batch batches times and returns the 25th percentile of
-// the durations it reports.
-func timeBatches(ctx context.Context, batch func() (time.Duration, error)) (time.Duration, error) {
-	return timeBatchesQ(ctx, batches, 0.25, batch)
-}
-
-// timeBatchesQ runs batch n times and returns the q-quantile of the
-// durations it reports.
-func timeBatchesQ(ctx context.Context, n int, q float64, batch func() (time.Duration, error)) (time.Duration, error) {
-	ds := make([]time.Duration, n)
-	for i := range ds {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		d, err := batch()
-		if err != nil {
-			return 0, err
-		}
-		ds[i] = d
-	}
-	return quantile(ds, q), nil
 }
 
 // source reads an 8-byte length and sends that many bytes, then closes.

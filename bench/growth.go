@@ -49,15 +49,18 @@ func init() {
 				}
 				return peer.stop, nil
 			},
-			Run: func(ctx context.Context, outbound bool) (float64, error) {
-				per := int(pick(4000, 1000))
-				d, err := timeBatchesQ(ctx, 4, 0.25, func() (time.Duration, error) {
-					return connectConcurrent(ctx, peer.addr(), g, per/4, outbound)
+			Paired: func(ctx context.Context) (Pair, error) {
+				// 16 batches a side, interleaved: side by side within
+				// milliseconds, both meet the same machine.
+				const n = 16
+				per := int(pick(4000, 1000)) / n
+				rd, od, rc, oc, err := interleaved(ctx, n, 0.25, func(outbound bool) (time.Duration, error) {
+					return connectConcurrent(ctx, peer.addr(), g, per, outbound)
 				})
 				if err != nil {
-					return 0, err
+					return Pair{}, err
 				}
-				return float64(per/4) / d.Seconds(), nil
+				return Pair{Raw: float64(per) / rd.Seconds(), Outbound: float64(per) / od.Seconds(), RawCPU: perOp(rc, per), OutboundCPU: perOp(oc, per)}, nil
 			},
 		})
 	}
@@ -85,33 +88,35 @@ func init() {
 			Target: Target{AtLeast: target},
 			Rounds: coreRounds,
 			Setup:  httpSetup,
-			Run: func(ctx context.Context, outbound bool) (float64, error) {
-				var tr *http.Transport
-				if outbound {
-					tr = dialers.NewHTTPTransport(&dialers.Dialer{})
-				} else {
-					tr = http.DefaultTransport.(*http.Transport).Clone()
+			Paired: func(ctx context.Context) (Pair, error) {
+				var clients [2]*http.Client // raw, outbound
+				for i := range clients {
+					var tr *http.Transport
+					if i == 1 {
+						tr = dialers.NewHTTPTransport(&dialers.Dialer{})
+					} else {
+						tr = http.DefaultTransport.(*http.Transport).Clone()
+					}
+					tr.DisableKeepAlives = !keep
+					defer tr.CloseIdleConnections()
+					clients[i] = &http.Client{Transport: tr}
 				}
-				tr.DisableKeepAlives = !keep
-				defer tr.CloseIdleConnections()
-				c := &http.Client{Transport: tr}
-				n := int(pick(4000, 1000))
+				n := 100
 				if !keep {
-					n /= 4
+					n = 25
 				}
-				d, err := timeBatches(ctx, func() (time.Duration, error) {
-					start := time.Now()
-					for range n / batches {
+				return ratePaired(ctx, time.Second, n, func(outbound bool) error {
+					c := clients[0]
+					if outbound {
+						c = clients[1]
+					}
+					for range n {
 						if err := get(ctx, c, web.URL); err != nil {
-							return 0, err
+							return err
 						}
 					}
-					return time.Since(start), nil
+					return nil
 				})
-				if err != nil {
-					return 0, err
-				}
-				return float64(n/batches) / d.Seconds(), nil
 			},
 		})
 	}
@@ -130,45 +135,31 @@ func init() {
 			}
 			return socksPeer.stop, nil
 		},
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
+		Paired: func(ctx context.Context) (Pair, error) {
 			px := os.Getenv("OUTBOUND_TEST_SOCKS5")
-			var dial func(ctx context.Context, addr string) (net.Conn, error)
-			if outbound {
-				opts := &sockets.Options{Proxy: &proxy.SOCKS5{Addr: px}}
-				dial = func(ctx context.Context, addr string) (net.Conn, error) {
-					return sockets.Dial(ctx, addr, opts)
-				}
-			} else {
-				d, err := xproxy.SOCKS5("tcp", px, nil, xproxy.Direct)
-				if err != nil {
-					return 0, err
-				}
-				cd := d.(xproxy.ContextDialer)
-				dial = func(ctx context.Context, addr string) (net.Conn, error) {
-					return cd.DialContext(ctx, "tcp", addr)
-				}
-			}
-			n := int(pick(800, 200)) / connBatches
-			d, err := timeBatchesQ(ctx, connBatches, 0.25, func() (time.Duration, error) {
-				start := time.Now()
-				for range n {
-					c, err := dial(ctx, socksPeer.addr())
-					if err != nil {
-						return 0, err
-					}
-					var b [1]byte
-					_, err = io.ReadFull(c, b[:])
-					c.Close()
-					if err != nil {
-						return 0, err
-					}
-				}
-				return time.Since(start), nil
-			})
+			opts := &sockets.Options{Proxy: &proxy.SOCKS5{Addr: px}}
+			d, err := xproxy.SOCKS5("tcp", px, nil, xproxy.Direct)
 			if err != nil {
-				return 0, err
+				return Pair{}, err
 			}
-			return perOp(d, n), nil
+			raw := d.(xproxy.ContextDialer)
+			n := int(pick(800, 200)) / connBatches
+			return pairedBatches(ctx, connBatches, n, func(outbound bool) error {
+				var c net.Conn
+				var err error
+				if outbound {
+					c, err = sockets.Dial(ctx, socksPeer.addr(), opts)
+				} else {
+					c, err = raw.DialContext(ctx, "tcp", socksPeer.addr())
+				}
+				if err != nil {
+					return err
+				}
+				var b [1]byte
+				_, err = io.ReadFull(c, b[:])
+				c.Close()
+				return err
+			})
 		},
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -113,24 +112,17 @@ func init() {
 		Unit:   "msg/s",
 		Target: Target{AtLeast: 0.95},
 		Setup:  setup,
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			c := clients[0]
-			if outbound {
-				c = clients[1]
-			}
-			// FETCHes for about a second; the figure comes from the one at
-			// the 25th percentile of duration, as for smtp.
-			var times []time.Duration
-			start := time.Now()
-			for time.Since(start) < time.Second || len(times) < 4 {
-				t0 := time.Now()
-				if err := fetchAll(c); err != nil {
-					return 0, err
+		Paired: func(ctx context.Context) (Pair, error) {
+			// FETCHes of all the messages, the sides interleaved for two
+			// seconds; the figure comes from the one at the 25th
+			// percentile of duration (see ratePaired).
+			return ratePaired(ctx, 2*time.Second, messages, func(outbound bool) error {
+				c := clients[0]
+				if outbound {
+					c = clients[1]
 				}
-				times = append(times, time.Since(t0))
-			}
-			slices.Sort(times)
-			return messages / times[len(times)/4].Seconds(), nil
+				return fetchAll(c)
+			})
 		},
 	})
 }

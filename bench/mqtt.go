@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -41,8 +40,10 @@ func init() {
 			Unit:   "msg/s",
 			Target: Target{AtLeast: 0.95},
 			Setup:  b.setup,
-			Run: func(ctx context.Context, outbound bool) (float64, error) {
-				return b.run(ctx, outbound, qos, batch)
+			Paired: func(ctx context.Context) (Pair, error) {
+				return ratePaired(ctx, 2*time.Second, batch, func(outbound bool) error {
+					return b.batch(ctx, outbound, qos, batch)
+				})
 			},
 		})
 	}
@@ -61,8 +62,10 @@ func init() {
 			Unit:   "msg/s",
 			Target: Target{AtLeast: 0.95},
 			Setup:  b.setup,
-			Run: func(ctx context.Context, outbound bool) (float64, error) {
-				return b.run(ctx, outbound, qos)
+			Paired: func(ctx context.Context) (Pair, error) {
+				return ratePaired(ctx, 2*time.Second, mqtt5Publishers*mqtt5Each, func(outbound bool) error {
+					return b.batch(ctx, outbound, qos)
+				})
 			},
 		})
 	}
@@ -117,43 +120,34 @@ func (b *mqtt5Bench) setup(ctx context.Context) (func(), error) {
 	return cleanup, nil
 }
 
-func (b *mqtt5Bench) run(ctx context.Context, outbound bool, qos byte) (float64, error) {
+// A paho.golang batch is mqtt5Each messages from each of mqtt5Publishers
+// goroutines.
+const (
+	mqtt5Publishers = 4
+	mqtt5Each       = 100
+)
+
+// batch publishes one batch on a side's client.
+func (b *mqtt5Bench) batch(ctx context.Context, outbound bool, qos byte) error {
 	c := b.clients[0]
 	if outbound {
 		c = b.clients[1]
 	}
-	const (
-		round      = time.Second
-		publishers = 4
-		each       = 100 // messages per publisher per batch
-	)
 	payload := make([]byte, 64)
-	var times []time.Duration
-	errs := make([]error, publishers)
-	start := time.Now()
-	for time.Since(start) < round {
-		t0 := time.Now()
-		var wg sync.WaitGroup
-		for p := range publishers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range each {
-					if _, err := c.Publish(ctx, &paho.Publish{Topic: b.topic, QoS: qos, Payload: payload}); err != nil {
-						errs[p] = err
-						return
-					}
+	errs := make([]error, mqtt5Publishers)
+	var wg sync.WaitGroup
+	for p := range mqtt5Publishers {
+		wg.Go(func() {
+			for range mqtt5Each {
+				if _, err := c.Publish(ctx, &paho.Publish{Topic: b.topic, QoS: qos, Payload: payload}); err != nil {
+					errs[p] = err
+					return
 				}
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return 0, err
-		}
-		times = append(times, time.Since(t0))
+			}
+		})
 	}
-	slices.Sort(times)
-	return publishers * each / times[len(times)/4].Seconds(), nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 type mqttBench struct {
@@ -197,40 +191,26 @@ func (b *mqttBench) setup(ctx context.Context) (func(), error) {
 	return cleanup, nil
 }
 
-func (b *mqttBench) run(ctx context.Context, outbound bool, qos byte, batch int) (float64, error) {
+// batch publishes n messages on a side's client and waits for every token.
+func (b *mqttBench) batch(ctx context.Context, outbound bool, qos byte, n int) error {
 	c := b.clients[0]
 	if outbound {
 		c = b.clients[1]
 	}
 	payload := make([]byte, 64)
-	tokens := make([]pahomqtt.Token, batch)
-	// Batches for about a second; as for the other drivers, the figure
-	// comes from the batch at the 25th percentile of duration, so pauses
-	// caused by other processes on a shared machine fall in the slow
-	// batches on both sides alike.
-	const round = time.Second
-	var times []time.Duration
-	start := time.Now()
-	for time.Since(start) < round {
-		t0 := time.Now()
-		for i := range tokens {
-			tokens[i] = c.Publish(b.topic, qos, false, payload)
+	tokens := make([]pahomqtt.Token, n)
+	for i := range tokens {
+		tokens[i] = c.Publish(b.topic, qos, false, payload)
+	}
+	for i, t := range tokens {
+		if !t.WaitTimeout(10 * time.Second) {
+			return fmt.Errorf("publish %d of %d: no acknowledgement after 10s", i, n)
 		}
-		for i, t := range tokens {
-			if !t.WaitTimeout(10 * time.Second) {
-				return 0, fmt.Errorf("publish %d of %d: no acknowledgement after 10s", i, batch)
-			}
-			if err := t.Error(); err != nil {
-				return 0, err
-			}
-		}
-		times = append(times, time.Since(t0))
-		if err := ctx.Err(); err != nil {
-			return 0, err
+		if err := t.Error(); err != nil {
+			return err
 		}
 	}
-	slices.Sort(times)
-	return float64(batch) / times[len(times)/4].Seconds(), nil
+	return ctx.Err()
 }
 
 // benchBroker returns the broker to publish to: Mosquitto at

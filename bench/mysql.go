@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -85,38 +84,29 @@ func init() {
 			}
 			return cleanup, nil
 		},
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			stmt := stmts[0]
-			if outbound {
-				stmt = stmts[1]
-			}
-			// The round runs batches of queries for a second. The machine may
-			// be shared, so the figure comes from the batch at the 25th
-			// percentile of duration rather than the round's total: pauses
-			// caused by other processes fall in the slow batches, and both
-			// sides are measured the same way.
-			const (
-				round = time.Second
-				batch = 20
-			)
+		Paired: func(ctx context.Context) (Pair, error) {
+			// Batches of 20 queries, the sides interleaved for two
+			// seconds; the figure comes from the batch at the 25th
+			// percentile of duration (see ratePaired), so pauses caused by
+			// other processes fall in the slow batches of both sides alike.
+			const batch = 20
 			var (
-				v     string
-				n     int
-				times []time.Duration
+				v string
+				n int
 			)
-			start := time.Now()
-			for time.Since(start) < round {
-				t0 := time.Now()
+			return ratePaired(ctx, 2*time.Second, batch, func(outbound bool) error {
+				stmt := stmts[0]
+				if outbound {
+					stmt = stmts[1]
+				}
 				for range batch {
 					if err := stmt.QueryRowContext(ctx, n%rows+1).Scan(&v); err != nil {
-						return 0, err
+						return err
 					}
 					n++
 				}
-				times = append(times, time.Since(t0))
-			}
-			slices.Sort(times)
-			return batch / times[len(times)/4].Seconds(), nil
+				return nil
+			})
 		},
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,32 +50,23 @@ func init() {
 			conns = [2]*pgx.Conn{raw, out}
 			return cleanup, err
 		},
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
-			c := side(outbound)
-			// Batches of queries for a second; the figure comes from the
-			// batch at the 25th percentile of duration, so that pauses caused
-			// by other processes on a shared machine (which land in the slow
+		Paired: func(ctx context.Context) (Pair, error) {
+			// Batches of 20 queries, the sides interleaved batch by batch
+			// for two seconds; the figure comes from the batch at the 25th
+			// percentile of duration, so that pauses caused by other
+			// processes on a shared machine (which land in the slow
 			// batches) weigh on neither side.
-			const (
-				round = time.Second
-				batch = 20
-			)
-			var (
-				one   int
-				times []time.Duration
-			)
-			start := time.Now()
-			for time.Since(start) < round {
-				t0 := time.Now()
+			const batch = 20
+			var one int
+			return ratePaired(ctx, 2*time.Second, batch, func(outbound bool) error {
+				c := side(outbound)
 				for range batch {
 					if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
-						return 0, err
+						return err
 					}
 				}
-				times = append(times, time.Since(t0))
-			}
-			slices.Sort(times)
-			return batch / times[len(times)/4].Seconds(), nil
+				return nil
+			})
 		},
 	})
 

@@ -340,48 +340,27 @@ func scaledRules(n int) []egress.Rule {
 	return policygen.Scaled(n, egress.Rule{Name: "bench", Action: egress.Allow, Hosts: []string{"bench.internal"}, Addrs: []string{"loopback"}})
 }
 
-// connect+first byte+close with a 1,000-rule policy (and Metrics): µs per connection to
-// an in-process server on 127.0.0.1 that writes one byte on accept. Raw is
-// a net.Dialer to 127.0.0.1; outbound is sockets.Connect to the name
-// "bench.internal" under the 1,000-rule policy, whose in-memory resolver
-// answers 127.0.0.1, so every connection takes the full checked path (a
-// decision on the name at Connect, one on the resolved address, and one
-// in the dialer's Control hook on the address actually connected), then
-// Read of one byte and Close.
+// connect+first byte+close with a 1,000-rule policy (and Metrics): µs per
+// connection to a peer in a child process on 127.0.0.1 that writes one byte
+// on accept and closes first. Raw is a net.Dialer to 127.0.0.1; outbound is
+// sockets.Connect to the name "bench.internal" under the 1,000-rule policy,
+// whose in-memory resolver answers 127.0.0.1, so every connection takes the
+// full checked path (a decision on the name at Connect, one on the resolved
+// address, and one in the dialer's Control hook on the address actually
+// connected), then Read of one byte and Close. The sides interleave in
+// batches, as the other connection rows do (see pairedBatches).
 func init() {
 	var (
-		ln     net.Listener
-		done   chan struct{}
+		peer   *peerProc
 		policy *egress.Policy
-		port   string
 	)
-	const perRound = 400
 	register(Workload{
 		Name:   "connect+first byte+close with a 1,000-rule policy",
 		Unit:   "µs",
 		Target: Target{AtMost: 1.10},
+		Rounds: coreRounds,
 		Setup: func(context.Context) (func(), error) {
 			var err error
-			ln, err = net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return nil, err
-			}
-			_, port, _ = net.SplitHostPort(ln.Addr().String())
-			done = make(chan struct{})
-			go func() {
-				defer close(done)
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						c.Write([]byte{1})
-						io.Copy(io.Discard, c)
-						c.Close()
-					}()
-				}
-			}()
 			policy, err = egress.NewPolicy(egress.PolicyConfig{
 				Default:  egress.Deny,
 				Rules:    policyRules(),
@@ -389,40 +368,37 @@ func init() {
 				Metrics:  &benchMetrics,
 			})
 			if err != nil {
-				ln.Close()
 				return nil, err
 			}
-			return func() { ln.Close(); <-done }, nil
+			if peer, err = startPeer(peerFirst, 1, nil); err != nil {
+				return nil, err
+			}
+			return peer.stop, nil
 		},
-		Run: func(ctx context.Context, outbound bool) (float64, error) {
+		Paired: func(ctx context.Context) (Pair, error) {
+			_, port, err := net.SplitHostPort(peer.addr())
+			if err != nil {
+				return Pair{}, err
+			}
 			opts := &sockets.Options{Policy: policy}
 			var d net.Dialer
 			b := make([]byte, 1)
-			start := time.Now()
-			for i := 0; i < perRound; i++ {
+			n := int(pick(3200, 800)) / connBatches
+			return pairedBatches(ctx, connBatches, n, func(outbound bool) error {
+				var c net.Conn
+				var err error
 				if outbound {
-					s, err := sockets.Connect(ctx, "bench.internal:"+port, opts)
-					if err != nil {
-						return 0, err
-					}
-					if _, err := io.ReadFull(s, b); err != nil {
-						s.Close()
-						return 0, err
-					}
-					s.Close()
-					continue
+					c, err = sockets.Connect(ctx, "bench.internal:"+port, opts)
+				} else {
+					c, err = d.DialContext(ctx, "tcp", "127.0.0.1:"+port)
 				}
-				c, err := d.DialContext(ctx, "tcp", "127.0.0.1:"+port)
 				if err != nil {
-					return 0, err
+					return err
 				}
-				if _, err := io.ReadFull(c, b); err != nil {
-					c.Close()
-					return 0, err
-				}
+				_, err = io.ReadFull(c, b)
 				c.Close()
-			}
-			return float64(time.Since(start).Microseconds()) / perRound, nil
+				return err
+			})
 		},
 	})
 }

@@ -83,14 +83,14 @@ func init() {
 			Target: Target{AtLeast: w.target},
 			Setup:  setup,
 			Paired: func(ctx context.Context) (Pair, error) {
-				// 24 batches of 5 messages a side, interleaved; the
+				// 48 batches of 5 messages a side, interleaved; the
 				// figure comes from the batch at the 25th percentile of
 				// duration, so pauses caused by other processes on a
 				// shared machine (which fall in the slow batches) count
 				// for neither side. The server is in-process: CPU counts
 				// both ends.
 				const (
-					batches = 24
+					batches = 48
 					batch   = 5
 				)
 				rd, od, rc, oc, err := interleaved(ctx, batches, 0.25, func(outbound bool) (time.Duration, error) {
