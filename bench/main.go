@@ -136,8 +136,11 @@ type Result struct {
 	CPURatio float64   `json:"cpu_ratio,omitempty"`
 	RawCPU   []float64 `json:"raw_cpu_rounds,omitempty"`
 	OutCPU   []float64 `json:"outbound_cpu_rounds,omitempty"`
-	Series   string    `json:"series,omitempty"`
-	X        string    `json:"x,omitempty"`
+	// Ratios are the rounds' own outbound/raw ratios, for the rows whose
+	// sides run interleaved within a round: Ratio is then their median.
+	Ratios []float64 `json:"round_ratios,omitempty"`
+	Series string    `json:"series,omitempty"`
+	X      string    `json:"x,omitempty"`
 }
 
 // quick is set by -quick: workloads shrink their transfers and counts.
@@ -315,6 +318,9 @@ func measurePaired(ctx context.Context, w Workload, rounds int, r Result) Result
 		}
 		r.RawAll = append(r.RawAll, p.Raw)
 		r.OutAll = append(r.OutAll, p.Outbound)
+		if p.Raw != 0 {
+			r.Ratios = append(r.Ratios, p.Outbound/p.Raw)
+		}
 		if p.RawCPU > 0 {
 			r.RawCPU = append(r.RawCPU, p.RawCPU)
 			r.OutCPU = append(r.OutCPU, p.OutboundCPU)
@@ -326,7 +332,13 @@ func measurePaired(ctx context.Context, w Workload, rounds int, r Result) Result
 	return finish(w, r)
 }
 
-// finish sets a result's figures from its rounds.
+// finish sets a result's figures from its rounds. Each side's figure is
+// the median of its rounds. The ratio is the median of the rounds' own
+// ratios where the sides ran interleaved within each round (a paired
+// measurement: a slow spell of the machine slows both sides of the round
+// it falls in, so it cancels in that round's ratio but not in the ratio of
+// two medians taken from different rounds); otherwise it is the ratio of
+// the medians.
 func finish(w Workload, r Result) Result {
 	r.Raw, r.Outbound = median(r.RawAll), median(r.OutAll)
 	if r.Raw != 0 {
@@ -334,6 +346,10 @@ func finish(w Workload, r Result) Result {
 	}
 	r.Delta = r.Outbound - r.Raw
 	r.Met = w.Target.met(r.Raw, r.Outbound)
+	if len(r.Ratios) > 0 && !w.Target.Delta && !w.Target.Absolute {
+		r.Ratio = median(r.Ratios)
+		r.Met = w.Target.met(1, r.Ratio)
+	}
 	return r
 }
 

@@ -68,3 +68,39 @@ func TestMeasure(t *testing.T) {
 		t.Fatal("a workload whose server variable is unset was not skipped")
 	}
 }
+
+// A paired row's ratio is the median of its rounds' own ratios: drift of
+// the machine between rounds, which moves both sides of a round together,
+// does not move it, while the ratio of the two sides' medians would.
+func TestMeasurePairedRatio(t *testing.T) {
+	rounds := []Pair{
+		{Raw: 500, Outbound: 500}, // the warm-up, not counted
+		{Raw: 100, Outbound: 95},
+		{Raw: 200, Outbound: 192},
+		{Raw: 150, Outbound: 141},
+	}
+	next := 0
+	w := Workload{Name: "x", Target: Target{AtLeast: 0.95}, Paired: func(context.Context) (Pair, error) {
+		p := rounds[next]
+		next++
+		return p, nil
+	}}
+	r := measure(context.Background(), w, 3)
+	if r.Error != "" || r.Raw != 150 || r.Outbound != 141 {
+		t.Fatalf("measure = %+v", r)
+	}
+	if r.Ratio != 0.95 || !r.Met {
+		t.Fatalf("ratio %v met %v; want the median of the rounds' ratios (0.94, 0.95, 0.96): 0.95, met", r.Ratio, r.Met)
+	}
+	// A Delta target still bounds the difference of the medians.
+	next = 0
+	w.Target = Target{AtMost: 0, Delta: true}
+	if r := measure(context.Background(), w, 3); !r.Met || r.Delta != -9 || r.Ratio != 0.94 {
+		t.Fatalf("delta row = %+v; want Δ −9 (met: ≤ 0) and the ratio of the medians, 0.94", r)
+	}
+	next = 0
+	w.Target = Target{AtMost: -10, Delta: true}
+	if r := measure(context.Background(), w, 3); r.Met {
+		t.Fatalf("delta row = %+v; Δ −9 met a bound of −10", r)
+	}
+}
