@@ -341,15 +341,16 @@ func measurePaired(ctx context.Context, w Workload, rounds int, r Result) Result
 // the medians.
 func finish(w Workload, r Result) Result {
 	r.Raw, r.Outbound = median(r.RawAll), median(r.OutAll)
-	if r.Raw != 0 {
-		r.Ratio = r.Outbound / r.Raw
-	}
 	r.Delta = r.Outbound - r.Raw
-	r.Met = w.Target.met(r.Raw, r.Outbound)
-	if len(r.Ratios) > 0 && !w.Target.Delta && !w.Target.Absolute {
+	switch {
+	case len(r.Ratios) > 0 && !w.Target.Delta && !w.Target.Absolute:
 		r.Ratio = median(r.Ratios)
 		r.Met = w.Target.met(1, r.Ratio)
+		return r
+	case r.Raw != 0:
+		r.Ratio = r.Outbound / r.Raw
 	}
+	r.Met = w.Target.met(r.Raw, r.Outbound)
 	return r
 }
 
