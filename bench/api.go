@@ -85,6 +85,13 @@ func init() {
 	register(connRow("connect + Opened + close (Sockets API)", 1.10, peerFirst, 3200, connectOpenedOnce))
 	register(connRow("connect + first write + read + close", 1.10, peerEcho1, 3200, connectWriteReadOnce))
 	register(connRow("dial + first byte + close", 1.05, peerFirst, 3200, dialFirstByteOnce))
+	// The A/A row: net.Dialer on both sides, timed exactly as the rows
+	// above. It has no target; its ratio is how far apart two identical
+	// sides land on this machine in this run, the noise floor the
+	// connection rows' ratios are to be read against.
+	register(connRow("A/A: net.Dialer connect + close on both sides", 0, peerFirst, 3200, func(ctx context.Context, addr string, _ bool) error {
+		return connectOpenedOnce(ctx, addr, false)
+	}))
 	register(connRow("tls connect + handshake + first byte + close", 1.05, peerTLSFirst, 800, func(ctx context.Context, addr string, outbound bool) error {
 		cfg := ca.ClientConfig()
 		cfg.MinVersion = tls.VersionTLS13
