@@ -31,6 +31,33 @@ func TestAddrStringMatchesTCPAddr(t *testing.T) {
 	}
 }
 
+// addrStrings formats both addresses as addrString does each, whatever the
+// pair, and in one allocation when both are TCP addresses.
+func TestAddrStringsMatchesAddrString(t *testing.T) {
+	addrs := []net.Addr{
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5432},
+		&net.TCPAddr{IP: net.ParseIP("2001:db8::1:0:0:1"), Port: 65535},
+		&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 80, Zone: "a-rather-long-zone-name-that-does-not-fit-the-buffer-on-the-stack"},
+		&net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.1"), Port: 25},
+		&net.TCPAddr{Port: 8080},
+		(*net.TCPAddr)(nil),
+		&net.UnixAddr{Name: "/tmp/x", Net: "unix"},
+		nil,
+	}
+	for _, a := range addrs {
+		for _, b := range addrs {
+			ga, gb := addrStrings(a, b)
+			if wa, wb := addrString(a), addrString(b); ga != wa || gb != wb {
+				t.Errorf("addrStrings(%#v, %#v) = %q, %q, want %q, %q", a, b, ga, gb, wa, wb)
+			}
+		}
+	}
+	r, l := addrs[1], addrs[0]
+	if n := testing.AllocsPerRun(100, func() { addrStrings(r, l) }); n > 1 {
+		t.Errorf("addrStrings of two TCP addresses: %v allocations, want 1", n)
+	}
+}
+
 // join hands the dial the caller's own string only when it is exactly what
 // net.JoinHostPort would make of the normalized address.
 func TestJoinReusesOnlyCanonicalSpelling(t *testing.T) {

@@ -15,7 +15,8 @@ func TLSPendingBytes(s *Socket) int {
 // AttemptDone returns a channel closed once s's connect attempt has finished.
 func AttemptDone(s *Socket) <-chan struct{} {
 	if p := s.pending(); p != nil {
-		return p.ready
+		ready, _ := p.waitChans()
+		return ready
 	}
 	c := make(chan struct{})
 	close(c)

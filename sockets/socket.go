@@ -134,13 +134,17 @@ var closedChan = func() chan struct{} {
 // socket drops it when the attempt finishes; a waiter that took it before
 // then still sees ready close.
 type pending struct {
-	ready   chan struct{} // closed once the connect attempt has finished
-	err     error         // why the attempt failed, set before ready closes
-	ended   chan struct{} // closed when the socket ends while pending
-	ctxDone <-chan struct{}
-	cancel  context.CancelFunc
-	s       *Socket         // set by prepare: the attempt is ready to run
-	actx    context.Context // the attempt's context
+	// ready is closed once the connect attempt has finished, ended when
+	// the socket ends while pending. Both are made by the first waiter
+	// (see waitChans): an attempt claimed at once needs neither.
+	ready, ended chan struct{}
+	finished     bool  // the attempt has finished; under s.mu
+	endedFlag    bool  // the socket ended while pending; under s.mu
+	err          error // why the attempt failed, set before it is finished
+	ctxDone      <-chan struct{}
+	cancel       context.CancelFunc
+	s            *Socket         // set by prepare: the attempt is ready to run
+	actx         context.Context // the attempt's context
 	// attempt is the connect attempt of a socket StartTLS returned; nil for
 	// Connect's, which is dialAttempt with o and a.
 	attempt func(context.Context) (net.Conn, *tls.Conn, error)
@@ -286,7 +290,8 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		return s, nil
 	}
 	if !p.runHere() {
-		<-p.ready // the scope ended and closed s first
+		ready, _ := p.waitChans()
+		<-ready // the scope ended and closed s first
 	}
 	if err := s.connFailure(p); err != nil {
 		return nil, err
@@ -340,7 +345,6 @@ func newSocket(a Address, given string, o *Options, p *pending) *Socket {
 	if p == nil {
 		p = new(pending)
 	}
-	p.ready, p.ended = make(chan struct{}), make(chan struct{})
 	s := &Socket{
 		addr:     a,
 		given:    given,
@@ -520,6 +524,8 @@ func (s *Socket) open(p *pending, guard bool) {
 	p.cancel()
 	s.mu.Lock()
 	s.pend = nil
+	p.finished = true
+	ready := p.ready // a waiter that comes later sees finished
 	if err != nil {
 		if s.flags.Load()&fClosed != 0 && ctx.Err() != nil {
 			err = ErrClosed // Close during the attempt cancelled it
@@ -539,7 +545,7 @@ func (s *Socket) open(p *pending, guard bool) {
 			s.err = p.err
 		}
 		s.mu.Unlock()
-		close(p.ready)
+		closeIfMade(ready)
 		s.end(p.err, fConnFailed)
 		return
 	}
@@ -557,7 +563,7 @@ func (s *Socket) open(p *pending, guard bool) {
 		// Closed while the attempt ran: nothing will use the connection.
 		s.mu.Unlock()
 		c.Close()
-		close(p.ready)
+		closeIfMade(ready)
 		return
 	}
 	if !p.rd.IsZero() {
@@ -570,7 +576,38 @@ func (s *Socket) open(p *pending, guard bool) {
 	p.wdl.stop()
 	s.opened.Store(true)
 	s.mu.Unlock()
-	close(p.ready)
+	closeIfMade(ready)
+}
+
+// waitChans returns, for a waiter, ready (closed once the attempt has
+// finished) and ended (closed once the socket ended while pending), made
+// now if no waiter has made them yet; either is closedChan if that has
+// already happened.
+func (p *pending) waitChans() (ready, ended <-chan struct{}) {
+	s := p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ready, ended = closedChan, closedChan
+	if !p.finished {
+		if p.ready == nil {
+			p.ready = make(chan struct{})
+		}
+		ready = p.ready
+	}
+	if !p.endedFlag {
+		if p.ended == nil {
+			p.ended = make(chan struct{})
+		}
+		ended = p.ended
+	}
+	return ready, ended
+}
+
+// closeIfMade closes c unless no waiter made it.
+func closeIfMade(c chan struct{}) {
+	if c != nil {
+		close(c)
+	}
 }
 
 // runAttempt calls attempt; with guard, a panic in it (in an Options.Dial,
@@ -594,6 +631,9 @@ func runAttempt(ctx context.Context, p *pending, guard bool) (raw net.Conn, tc *
 
 // addrString is a.String(), with one allocation for a TCP address.
 func addrString(a net.Addr) string {
+	if ap, ok := tcpAddrPort(a); ok {
+		return ap.String()
+	}
 	switch a := a.(type) {
 	case nil:
 		return ""
@@ -601,17 +641,41 @@ func addrString(a net.Addr) string {
 		if a == nil {
 			return "<nil>"
 		}
-		ap := a.AddrPort()
-		ip := ap.Addr()
-		if !ip.IsValid() {
-			return a.String()
-		}
-		if ip.Is4In6() {
-			ap = netip.AddrPortFrom(ip.Unmap(), ap.Port())
-		}
-		return ap.String()
 	}
 	return a.String()
+}
+
+// addrStrings is addrString of both addresses, with one allocation for
+// the two when both are TCP addresses.
+func addrStrings(a, b net.Addr) (string, string) {
+	ap, okA := tcpAddrPort(a)
+	bp, okB := tcpAddrPort(b)
+	if !okA || !okB {
+		return addrString(a), addrString(b)
+	}
+	var buf [2 * len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")]byte
+	out := ap.AppendTo(buf[:0])
+	n := len(out)
+	both := string(bp.AppendTo(out))
+	return both[:n], both[n:]
+}
+
+// tcpAddrPort is a TCP address as an AddrPort, an IPv4-mapped IPv6
+// address unmapped; false for anything else.
+func tcpAddrPort(a net.Addr) (netip.AddrPort, bool) {
+	t, ok := a.(*net.TCPAddr)
+	if !ok || t == nil {
+		return netip.AddrPort{}, false
+	}
+	ap := t.AddrPort()
+	ip := ap.Addr()
+	if !ip.IsValid() {
+		return netip.AddrPort{}, false
+	}
+	if ip.Is4In6() {
+		ap = netip.AddrPortFrom(ip.Unmap(), ap.Port())
+	}
+	return ap, true
 }
 
 // end closes the socket once, recording cause (nil for a clean ending) and
@@ -628,6 +692,11 @@ func (s *Socket) end(cause error, flag uint32) {
 		s.err = cause
 	}
 	p := s.pend
+	var ended chan struct{}
+	if p != nil {
+		p.endedFlag = true
+		ended = p.ended // a waiter that comes later sees endedFlag
+	}
 	var c net.Conn
 	if s.opened.Load() && flag&fUpgraded == 0 {
 		c = s.conn()
@@ -640,7 +709,7 @@ func (s *Socket) end(cause error, flag uint32) {
 	ch := s.closed
 	s.mu.Unlock()
 	if p != nil {
-		close(p.ended)
+		closeIfMade(ended)
 		if flag&fUpgraded == 0 {
 			if p.cancel != nil {
 				p.cancel()
@@ -725,9 +794,10 @@ func (s *Socket) waitOpen(write bool) error {
 		if write {
 			d = &p.wdl
 		}
+		ready, ended := p.waitChans()
 		select {
-		case <-p.ready:
-		case <-p.ended:
+		case <-ready:
+		case <-ended:
 		case <-d.wait():
 			return os.ErrDeadlineExceeded
 		}
@@ -750,11 +820,11 @@ func (s *Socket) waitOpen(write bool) error {
 // connFailure returns the error of a failed connect attempt, or nil. p is
 // the pending state the caller waited on, if any.
 func (s *Socket) connFailure(p *pending) error {
-	if p != nil && isClosedChan(p.ready) && p.err != nil {
-		return p.err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if p != nil && p.finished && p.err != nil {
+		return p.err
+	}
 	if s.flags.Load()&fConnFailed != 0 {
 		return s.err
 	}
@@ -775,11 +845,12 @@ func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
 		}
 		if !ran {
 			p.background()
+			ready, ended := p.waitChans()
 			select {
-			case <-p.ready:
-			case <-p.ended:
+			case <-ready:
+			case <-ended:
 				select {
-				case <-p.ready:
+				case <-ready:
 				default:
 					s.mu.Lock()
 					err := s.err
@@ -803,10 +874,8 @@ func (s *Socket) Opened(ctx context.Context) (SocketInfo, error) {
 		}
 		return SocketInfo{}, &SocketError{Op: "opened", Addr: s.given, Err: err}
 	}
-	info := SocketInfo{
-		RemoteAddress: addrString(s.raw.RemoteAddr()),
-		LocalAddress:  addrString(s.raw.LocalAddr()),
-	}
+	var info SocketInfo
+	info.RemoteAddress, info.LocalAddress = addrStrings(s.raw.RemoteAddr(), s.raw.LocalAddr())
 	if s.tlsConn != nil {
 		info.ALPN = s.tlsConn.ConnectionState().NegotiatedProtocol
 	}

@@ -137,13 +137,14 @@ func (s *Socket) handOver(ctx context.Context) (net.Conn, error) {
 	p := s.pending()
 	if p != nil {
 		p.runHere() // the old socket's attempt, if nothing has started it
+		ready, _ := p.waitChans()
 		select {
-		case <-p.ready:
+		case <-ready:
 		case <-ctx.Done():
 			// The new socket was closed while the old one was still
 			// connecting: stop that attempt and close what it produced.
 			p.cancel()
-			<-p.ready
+			<-ready
 			if s.opened.Load() {
 				s.raw.Close()
 			}
