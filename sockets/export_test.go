@@ -18,7 +18,5 @@ func AttemptDone(s *Socket) <-chan struct{} {
 		ready, _ := p.waitChans()
 		return ready
 	}
-	c := make(chan struct{})
-	close(c)
-	return c
+	return closedChan
 }

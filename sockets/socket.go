@@ -134,13 +134,12 @@ var closedChan = func() chan struct{} {
 // socket drops it when the attempt finishes; a waiter that took it before
 // then still sees ready close.
 type pending struct {
-	// ready is closed once the connect attempt has finished, ended when
-	// the socket ends while pending. Both are made by the first waiter
-	// (see waitChans): an attempt claimed at once needs neither.
+	// ready is closed once the connect attempt has finished (s.pend is no
+	// longer p), ended when the socket ends while pending. Both are made by
+	// the first waiter (see waitChans): an attempt claimed at once needs
+	// neither.
 	ready, ended chan struct{}
-	finished     bool  // the attempt has finished; under s.mu
-	endedFlag    bool  // the socket ended while pending; under s.mu
-	err          error // why the attempt failed, set before it is finished
+	err          error // why the attempt failed, set before s.pend is dropped
 	ctxDone      <-chan struct{}
 	cancel       context.CancelFunc
 	s            *Socket         // set by prepare: the attempt is ready to run
@@ -524,8 +523,7 @@ func (s *Socket) open(p *pending, guard bool) {
 	p.cancel()
 	s.mu.Lock()
 	s.pend = nil
-	p.finished = true
-	ready := p.ready // a waiter that comes later sees finished
+	ready := p.ready // a waiter that comes later sees pend dropped
 	if err != nil {
 		if s.flags.Load()&fClosed != 0 && ctx.Err() != nil {
 			err = ErrClosed // Close during the attempt cancelled it
@@ -581,26 +579,26 @@ func (s *Socket) open(p *pending, guard bool) {
 
 // waitChans returns, for a waiter, ready (closed once the attempt has
 // finished) and ended (closed once the socket ended while pending), made
-// now if no waiter has made them yet; either is closedChan if that has
-// already happened.
+// now if no waiter has made them yet. Once the attempt has finished,
+// ready is closedChan and ended nil (it can no longer end pending); once
+// the socket has ended, ended is closedChan.
 func (p *pending) waitChans() (ready, ended <-chan struct{}) {
 	s := p.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ready, ended = closedChan, closedChan
-	if !p.finished {
-		if p.ready == nil {
-			p.ready = make(chan struct{})
-		}
-		ready = p.ready
+	if s.pend != p {
+		return closedChan, nil
 	}
-	if !p.endedFlag {
-		if p.ended == nil {
-			p.ended = make(chan struct{})
-		}
-		ended = p.ended
+	if p.ready == nil {
+		p.ready = make(chan struct{})
 	}
-	return ready, ended
+	if s.flags.Load()&fClosed != 0 {
+		return p.ready, closedChan
+	}
+	if p.ended == nil {
+		p.ended = make(chan struct{})
+	}
+	return p.ready, p.ended
 }
 
 // closeIfMade closes c unless no waiter made it.
@@ -694,8 +692,7 @@ func (s *Socket) end(cause error, flag uint32) {
 	p := s.pend
 	var ended chan struct{}
 	if p != nil {
-		p.endedFlag = true
-		ended = p.ended // a waiter that comes later sees endedFlag
+		ended = p.ended // a waiter that comes later sees fClosed
 	}
 	var c net.Conn
 	if s.opened.Load() && flag&fUpgraded == 0 {
@@ -822,7 +819,7 @@ func (s *Socket) waitOpen(write bool) error {
 func (s *Socket) connFailure(p *pending) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p != nil && p.finished && p.err != nil {
+	if p != nil && s.pend != p && p.err != nil {
 		return p.err
 	}
 	if s.flags.Load()&fConnFailed != 0 {

@@ -2,49 +2,49 @@ package sockets
 
 import (
 	"context"
+	"io"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/outboundhq/outbound/sockets/sockettest"
 )
 
-func listenInternal(t *testing.T) string {
+// connectPending connects to addr and returns the socket, closed when the
+// test ends, with its pending state.
+func connectPending(t *testing.T, addr string) (*Socket, *pending) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := Connect(context.Background(), addr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
-	return ln.Addr().String()
+	t.Cleanup(func() { s.Close() })
+	p := s.pending()
+	if p == nil {
+		t.Fatal("a socket just returned by Connect has no pending state")
+	}
+	return s, p
+}
+
+func discardServer(t *testing.T) string {
+	t.Helper()
+	srv, err := sockettest.NewServer(func(c net.Conn) { io.Copy(io.Discard, c) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv.Addr()
 }
 
 // A Connect claimed at once by Opened makes neither of the attempt's
 // channels: nothing waited on them.
 func TestClaimedAttemptMakesNoChannels(t *testing.T) {
-	addr := listenInternal(t)
-	ctx := context.Background()
-	s, err := Connect(ctx, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	p := s.pending()
-	if p == nil {
-		t.Fatal("a socket just returned by Connect has no pending state")
-	}
-	if _, err := s.Opened(ctx); err != nil {
+	s, p := connectPending(t, discardServer(t))
+	if _, err := s.Opened(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	s.mu.Lock()
-	ready, ended, finished := p.ready, p.ended, p.finished
+	ready, ended, finished := p.ready, p.ended, s.pend != p
 	s.mu.Unlock()
 	if ready != nil || ended != nil {
 		t.Errorf("after an inline Opened: ready %v, ended %v; want neither made", ready, ended)
@@ -71,15 +71,7 @@ func TestClaimedAttemptMakesNoChannels(t *testing.T) {
 // end: ready when the attempt finishes, ended when the socket is closed
 // while pending.
 func TestWaiterChannelsCloseOnFinishAndEnd(t *testing.T) {
-	addr := listenInternal(t)
-	ctx := context.Background()
-
-	s, err := Connect(ctx, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	p := s.pending()
+	_, p := connectPending(t, discardServer(t))
 	ready, ended := p.waitChans()
 	if isClosedChan(ready) || isClosedChan(ended) {
 		t.Fatal("channels taken before the attempt ran are already closed")
@@ -96,12 +88,7 @@ func TestWaiterChannelsCloseOnFinishAndEnd(t *testing.T) {
 
 	// Closed while pending: ended closes, and so does ready once the
 	// attempt (cancelled, or never started) is done.
-	blocked := Address{Hostname: "192.0.2.1", Port: 9} // TEST-NET-1: the dial hangs
-	s2, err := ConnectAddress(ctx, blocked, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2 := s2.pending()
+	s2, p2 := connectPending(t, "192.0.2.1:9") // TEST-NET-1: the dial hangs
 	ready2, ended2 := p2.waitChans()
 	s2.Close()
 	for name, c := range map[string]<-chan struct{}{"ended": ended2, "ready": ready2} {
@@ -111,7 +98,7 @@ func TestWaiterChannelsCloseOnFinishAndEnd(t *testing.T) {
 			t.Fatalf("%s did not close after Close of a pending socket", name)
 		}
 	}
-	if _, err := s2.Opened(ctx); err == nil {
+	if _, err := s2.Opened(context.Background()); err == nil {
 		t.Error("Opened of a socket closed while pending reports no error")
 	}
 }
