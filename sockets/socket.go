@@ -1272,6 +1272,18 @@ func (a pendingAddr) String() string { return string(a) }
 // SetDeadline sets the read and write deadlines; see [net.Conn]. On a
 // pending socket it bounds I/O that waits for the socket to open.
 func (s *Socket) SetDeadline(t time.Time) error {
+	s.mu.Lock()
+	if s.opened.Load() && s.flags.Load()&(fUpgraded|fClosed|fReadCancelled) == 0 {
+		// Both directions in one call, as the connection's own
+		// SetDeadline: the runtime then keeps one timer for the two. Set
+		// one after the other, clearing them arms the write deadline's
+		// timer between the two calls, which wakes an idle thread.
+		s.storeWriteDeadline(t)
+		err := s.conn().SetDeadline(t)
+		s.mu.Unlock()
+		return err
+	}
+	s.mu.Unlock()
 	if err := s.SetReadDeadline(t); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -373,6 +374,68 @@ func TestDeadlines(t *testing.T) {
 		}
 		notClosed(t, s)
 	})
+	// SetDeadline on an open socket is one SetDeadline on the connection
+	// (the runtime keeps one timer for equal read and write deadlines; two
+	// calls arm and disarm a second one), and bounds both directions.
+	t.Run("SetDeadline sets both in one call", func(t *testing.T) {
+		var calls []string
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &deadlineLog{Conn: c, calls: &calls}, nil
+		}
+		s := connect(t, echo(t).Addr(), &sockets.Options{Dial: dial})
+		opened(t, s)
+		at := time.Now().Add(20 * time.Millisecond)
+		if err := s.SetDeadline(at); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"both " + at.Format(time.RFC3339Nano)}; !slices.Equal(calls, want) {
+			t.Fatalf("the transport saw %q, want %q", calls, want)
+		}
+		if _, err := s.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read after SetDeadline = %v, want a timeout", err)
+		}
+		if _, err := s.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Write after SetDeadline = %v, want a timeout", err)
+		}
+		notClosed(t, s)
+		calls = nil
+		if err := s.SetDeadline(time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"both " + (time.Time{}).Format(time.RFC3339Nano)}; !slices.Equal(calls, want) {
+			t.Fatalf("clearing: the transport saw %q, want %q", calls, want)
+		}
+		s.Write([]byte("z"))
+		if got := readN(t, s, 1); got != "z" {
+			t.Fatalf("after clearing the deadline read %q, want the echo", got)
+		}
+	})
+}
+
+// deadlineLog records the deadline calls made on a connection.
+type deadlineLog struct {
+	net.Conn
+	calls *[]string
+}
+
+func (d *deadlineLog) SetDeadline(t time.Time) error {
+	*d.calls = append(*d.calls, "both "+t.Format(time.RFC3339Nano))
+	return d.Conn.SetDeadline(t)
+}
+
+func (d *deadlineLog) SetReadDeadline(t time.Time) error {
+	*d.calls = append(*d.calls, "read "+t.Format(time.RFC3339Nano))
+	return d.Conn.SetReadDeadline(t)
+}
+
+func (d *deadlineLog) SetWriteDeadline(t time.Time) error {
+	*d.calls = append(*d.calls, "write "+t.Format(time.RFC3339Nano))
+	return d.Conn.SetWriteDeadline(t)
 }
 
 func TestOptionsAreCopied(t *testing.T) {
