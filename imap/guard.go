@@ -315,9 +315,14 @@ func (g *guard) SetReadDeadline(t time.Time) error {
 }
 
 // SetDeadline sets both deadlines; the read one as SetReadDeadline does.
+// They go to the connection in one call where they can: the runtime keeps
+// one timer for equal read and write deadlines.
 func (g *guard) SetDeadline(t time.Time) error {
-	if err := g.Conn.SetWriteDeadline(t); err != nil {
-		return err
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.rdl = t
+	if g.waking {
+		return g.Conn.SetWriteDeadline(t)
 	}
-	return g.SetReadDeadline(t)
+	return g.Conn.SetDeadline(t)
 }

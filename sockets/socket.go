@@ -587,11 +587,16 @@ func (s *Socket) open(p *pending, guard bool) {
 		closeIfMade(ready)
 		return
 	}
-	if !p.rd.IsZero() {
-		c.SetReadDeadline(p.rd)
-	}
-	if !p.wd.IsZero() {
-		c.SetWriteDeadline(p.wd)
+	switch {
+	case !p.rd.IsZero() && p.rd.Equal(p.wd):
+		c.SetDeadline(p.rd) // one timer for both, as SetDeadline
+	default:
+		if !p.rd.IsZero() {
+			c.SetReadDeadline(p.rd)
+		}
+		if !p.wd.IsZero() {
+			c.SetWriteDeadline(p.wd)
+		}
 	}
 	p.rdl.stop()
 	p.wdl.stop()

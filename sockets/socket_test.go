@@ -378,23 +378,17 @@ func TestDeadlines(t *testing.T) {
 	// (the runtime keeps one timer for equal read and write deadlines; two
 	// calls arm and disarm a second one), and bounds both directions.
 	t.Run("SetDeadline sets both in one call", func(t *testing.T) {
-		var calls []string
-		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &deadlineLog{Conn: c, calls: &calls}, nil
-		}
+		dial, made := logDeadlines(plainDial)
 		s := connect(t, echo(t).Addr(), &sockets.Options{Dial: dial})
 		opened(t, s)
+		l := <-made
+		l.take()
 		at := time.Now().Add(20 * time.Millisecond)
 		if err := s.SetDeadline(at); err != nil {
 			t.Fatal(err)
 		}
-		if want := []string{"both " + at.Format(time.RFC3339Nano)}; !slices.Equal(calls, want) {
-			t.Fatalf("the transport saw %q, want %q", calls, want)
+		if got, want := l.take(), []string{"both " + at.Format(time.RFC3339Nano)}; !slices.Equal(got, want) {
+			t.Fatalf("the transport saw %q, want %q", got, want)
 		}
 		if _, err := s.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("Read after SetDeadline = %v, want a timeout", err)
@@ -403,16 +397,45 @@ func TestDeadlines(t *testing.T) {
 			t.Fatalf("Write after SetDeadline = %v, want a timeout", err)
 		}
 		notClosed(t, s)
-		calls = nil
 		if err := s.SetDeadline(time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		if want := []string{"both " + (time.Time{}).Format(time.RFC3339Nano)}; !slices.Equal(calls, want) {
-			t.Fatalf("clearing: the transport saw %q, want %q", calls, want)
+		if got, want := l.take(), []string{"both " + (time.Time{}).Format(time.RFC3339Nano)}; !slices.Equal(got, want) {
+			t.Fatalf("clearing: the transport saw %q, want %q", got, want)
 		}
 		s.Write([]byte("z"))
 		if got := readN(t, s, 1); got != "z" {
 			t.Fatalf("after clearing the deadline read %q, want the echo", got)
+		}
+	})
+	// Deadlines set while pending reach the connection once it opens: in
+	// one call when they are equal, one call each when they differ.
+	t.Run("deadlines set while pending", func(t *testing.T) {
+		far := time.Now().Add(time.Hour)
+		for _, c := range []struct {
+			name string
+			set  func(*sockets.Socket)
+			want []string
+		}{
+			{"SetDeadline", func(s *sockets.Socket) { s.SetDeadline(far) }, []string{"both " + far.Format(time.RFC3339Nano)}},
+			{"different", func(s *sockets.Socket) {
+				s.SetReadDeadline(far)
+				s.SetWriteDeadline(far.Add(time.Second))
+			}, []string{"read " + far.Format(time.RFC3339Nano), "write " + far.Add(time.Second).Format(time.RFC3339Nano)}},
+			{"read only", func(s *sockets.Socket) { s.SetReadDeadline(far) }, []string{"read " + far.Format(time.RFC3339Nano)}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				g := newGate()
+				dial, made := logDeadlines(g.dial)
+				s := connect(t, echo(t).Addr(), &sockets.Options{Dial: dial})
+				<-g.started
+				c.set(s)
+				close(g.release)
+				opened(t, s)
+				if got := (<-made).take(); !slices.Equal(got, c.want) {
+					t.Fatalf("the transport saw %q, want %q", got, c.want)
+				}
+			})
 		}
 	})
 }
@@ -420,22 +443,58 @@ func TestDeadlines(t *testing.T) {
 // deadlineLog records the deadline calls made on a connection.
 type deadlineLog struct {
 	net.Conn
-	calls *[]string
+	mu    sync.Mutex
+	calls []string
+}
+
+func (d *deadlineLog) log(kind string, t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, kind+" "+t.Format(time.RFC3339Nano))
+}
+
+// take returns the calls logged so far and forgets them.
+func (d *deadlineLog) take() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.calls
+	d.calls = nil
+	return c
 }
 
 func (d *deadlineLog) SetDeadline(t time.Time) error {
-	*d.calls = append(*d.calls, "both "+t.Format(time.RFC3339Nano))
+	d.log("both", t)
 	return d.Conn.SetDeadline(t)
 }
 
 func (d *deadlineLog) SetReadDeadline(t time.Time) error {
-	*d.calls = append(*d.calls, "read "+t.Format(time.RFC3339Nano))
+	d.log("read", t)
 	return d.Conn.SetReadDeadline(t)
 }
 
 func (d *deadlineLog) SetWriteDeadline(t time.Time) error {
-	*d.calls = append(*d.calls, "write "+t.Format(time.RFC3339Nano))
+	d.log("write", t)
 	return d.Conn.SetWriteDeadline(t)
+}
+
+// logDeadlines wraps the connections dial makes in a deadlineLog, sent on
+// the returned channel.
+func logDeadlines(dial sockets.DialFunc) (sockets.DialFunc, <-chan *deadlineLog) {
+	made := make(chan *deadlineLog, 1)
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		l := &deadlineLog{Conn: c}
+		made <- l
+		return l, nil
+	}, made
+}
+
+func plainDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 func TestOptionsAreCopied(t *testing.T) {
