@@ -512,24 +512,38 @@ func perOp(d time.Duration, n int) float64 {
 	return float64(d) / float64(n) / float64(time.Microsecond)
 }
 
-// bulkPaired opens one connection per side and moves n bytes over each,
-// in 32 batches a side interleaved with the other side's (see
-// interleaved): MB/s from the 25th-percentile batch, CPU in µs per MB.
+// bulkPaired opens bulkConns connections per side and moves n bytes over
+// each side, in 64 batches a side interleaved with the other side's (see
+// interleaved), batch i of either side on that side's connection i mod
+// bulkConns: MB/s from the 25th-percentile batch, CPU in µs per MB.
+//
+// One connection a side for the whole round made the row unsteady: the
+// kernel tunes each connection's buffers as it goes and keeps them, so a
+// connection that settled slower held its side back for the round. Two
+// raw sides measured this way with one connection each landed 0.90 to 1.02
+// apart; spread over several connections each, that difference averages
+// out instead of deciding the round.
 func bulkPaired(ctx context.Context, dial func(outbound bool) (net.Conn, error), n int64) (Pair, error) {
-	var conns [2]net.Conn
-	for _, ob := range []bool{false, true} {
-		c, err := dial(ob)
-		if err != nil {
-			return Pair{}, err
+	var conns [2][bulkConns]net.Conn
+	for i := range bulkConns {
+		for _, ob := range []bool{false, true} {
+			c, err := dial(ob)
+			if err != nil {
+				return Pair{}, err
+			}
+			defer c.Close()
+			conns[b2i(ob)][i] = c
 		}
-		defer c.Close()
-		conns[b2i(ob)] = c
 	}
-	const batches = 32
+	const batches = 64
 	per := n / batches
 	buf := make([]byte, chunk)
+	var next [2]int
 	rd, od, rc, oc, err := interleaved(ctx, batches, 0.25, func(ob bool) (time.Duration, error) {
-		return bulkOnce(conns[b2i(ob)], buf, per/2)
+		side := b2i(ob)
+		c := conns[side][next[side]%bulkConns]
+		next[side]++
+		return bulkOnce(c, buf, per/2)
 	})
 	if err != nil {
 		return Pair{}, err
@@ -537,6 +551,10 @@ func bulkPaired(ctx context.Context, dial func(outbound bool) (net.Conn, error),
 	moved := per / 2 * 2
 	return Pair{Raw: mbps(moved, rd), Outbound: mbps(moved, od), RawCPU: cpuPerMB(rc, moved), OutboundCPU: cpuPerMB(oc, moved)}, nil
 }
+
+// bulkConns is how many connections a side of a bulk row spreads its
+// batches over.
+const bulkConns = 4
 
 func b2i(b bool) int {
 	if b {
