@@ -122,6 +122,10 @@ func (s *Socket) transport() *tlsTransport {
 	return t
 }
 
+// noCancel is the cancel function of an attempt that nothing can cancel
+// but its own context.
+func noCancel() {}
+
 // closedChan is the Closed channel of a socket that ended before anyone
 // asked for one.
 var closedChan = func() chan struct{} {
@@ -277,7 +281,15 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 	s.taps = newLayerTaps(o.Layers)
 	// The attempt is ready before admit puts s in a scope, whose end may
 	// close s (and so cancel or claim the attempt) at any time.
-	dctx, cancel := context.WithCancel(ctx)
+	dctx, cancel := ctx, noCancel
+	if !wait || (o.eg != nil && o.eg.scope != nil) {
+		// Close may come from another goroutine while the attempt runs
+		// (the caller's, or the scope's end): it cancels the attempt. A
+		// Dial outside a scope hands s to no one before the attempt
+		// ends, so it dials under the caller's context as it is (which
+		// spares net a cancel context to watch).
+		dctx, cancel = context.WithCancel(ctx)
+	}
 	s.prepare(dctx, cancel, nil)
 	p.ctxDone = ctx.Done()
 	if err := s.admit(); err != nil {

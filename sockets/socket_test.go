@@ -732,6 +732,55 @@ func TestDialWaitsAndReportsAtOnce(t *testing.T) {
 	}
 }
 
+// A Dial blocked in its dial ends when its context does, or, inside a
+// scope, when the scope ends: nothing is left open either way.
+func TestDialCancelledMidDial(t *testing.T) {
+	srv := echo(t)
+	t.Run("context", func(t *testing.T) {
+		g := newGate()
+		ctx, cancel := context.WithCancel(ctxT(t))
+		errc := make(chan error, 1)
+		go func() {
+			s, err := sockets.Dial(ctx, srv.Addr(), &sockets.Options{Dial: g.dial})
+			if err == nil {
+				s.Close()
+			}
+			errc <- err
+		}()
+		<-g.started
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Dial cancelled mid-dial = %v, want context.Canceled", err)
+		}
+	})
+	t.Run("scope", func(t *testing.T) {
+		g := newGate()
+		sc := sockets.NewScope(context.Background(), nil)
+		ctx := sockets.WithScope(ctxT(t), sc)
+		errc := make(chan error, 1)
+		go func() {
+			s, err := sockets.Dial(ctx, srv.Addr(), &sockets.Options{Dial: g.dial})
+			if err == nil {
+				s.Close()
+			}
+			errc <- err
+		}()
+		<-g.started
+		sc.Close()
+		select {
+		case err := <-errc:
+			if err == nil {
+				t.Fatal("Dial whose scope ended mid-dial succeeded")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Dial whose scope ended mid-dial did not return")
+		}
+		if open, waiting := sc.Open(); open != 0 || waiting != 0 {
+			t.Fatalf("scope after Dial failed: %d open, %d waiting", open, waiting)
+		}
+	})
+}
+
 func TestAfterClose(t *testing.T) {
 	srv := serve(t)(sockettest.NewScripted(sockettest.Expect("x"), sockettest.Reset()))
 	s := connect(t, srv.Addr(), nil)
