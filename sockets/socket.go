@@ -394,10 +394,10 @@ func (s *Socket) prepare(ctx context.Context, cancel context.CancelFunc, attempt
 // fires (every idleDelay, whatever the connect rate), and Connect only
 // notes that it ran; the first Connect after a quiet idleDelay arms it, and
 // after a quiet tick it stops. Connect does not re-arm a timer that fired:
-// re-armed from the connecting goroutine, a timer costs 0.15-0.2 voluntary
-// context switches of the runtime's threads per connection on a 2-core
-// virtual machine; re-armed by its own callback, 0.05-0.07, against about
-// 0.02 for a net.Dialer loop. It is armed to the due time when a claim
+// re-armed from the connecting goroutine, a timer cost 0.14-0.30 voluntary
+// context switches of the runtime's threads per Connect+Opened+Close on a
+// 2-core virtual machine; re-armed by its own callback, 0.06-0.10, against
+// 0.02-0.05 for a net.Dialer loop. It is armed to the due time when a claim
 // leaves attempts queued (Connect, Connect, Opened of the second).
 var starter struct {
 	mu      sync.Mutex
