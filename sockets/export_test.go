@@ -1,5 +1,35 @@
 package sockets
 
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+)
+
+// ExpectUnclaimedConnects checks that a Connect nothing waits on still
+// connects: the attempt starts in a goroutine of its own soon after, and
+// the peer sees the connection.
+func ExpectUnclaimedConnects(t *testing.T, ctx context.Context) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s, err := Connect(ctx, ln.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatalf("the peer saw no connection from a Connect nothing waited on: %v", err)
+	}
+	c.Close()
+}
+
 // TLSPendingBytes reports how much ciphertext s's TLS transport keeps back
 // after a write timed out mid-record.
 func TLSPendingBytes(s *Socket) int {

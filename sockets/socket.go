@@ -599,10 +599,9 @@ func (s *Socket) open(p *pending, guard bool) {
 		closeIfMade(ready)
 		return
 	}
-	switch {
-	case !p.rd.IsZero() && p.rd.Equal(p.wd):
+	if !p.rd.IsZero() && p.rd.Equal(p.wd) {
 		c.SetDeadline(p.rd) // one timer for both, as SetDeadline
-	default:
+	} else {
 		if !p.rd.IsZero() {
 			c.SetReadDeadline(p.rd)
 		}

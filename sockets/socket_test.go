@@ -739,14 +739,7 @@ func TestDialCancelledMidDial(t *testing.T) {
 	t.Run("context", func(t *testing.T) {
 		g := newGate()
 		ctx, cancel := context.WithCancel(ctxT(t))
-		errc := make(chan error, 1)
-		go func() {
-			s, err := sockets.Dial(ctx, srv.Addr(), &sockets.Options{Dial: g.dial})
-			if err == nil {
-				s.Close()
-			}
-			errc <- err
-		}()
+		errc := dialAsync(ctx, srv.Addr(), g)
 		<-g.started
 		cancel()
 		if err := <-errc; !errors.Is(err, context.Canceled) {
@@ -757,14 +750,7 @@ func TestDialCancelledMidDial(t *testing.T) {
 		g := newGate()
 		sc := sockets.NewScope(context.Background(), nil)
 		ctx := sockets.WithScope(ctxT(t), sc)
-		errc := make(chan error, 1)
-		go func() {
-			s, err := sockets.Dial(ctx, srv.Addr(), &sockets.Options{Dial: g.dial})
-			if err == nil {
-				s.Close()
-			}
-			errc <- err
-		}()
+		errc := dialAsync(ctx, srv.Addr(), g)
 		<-g.started
 		sc.Close()
 		select {
@@ -779,6 +765,20 @@ func TestDialCancelledMidDial(t *testing.T) {
 			t.Fatalf("scope after Dial failed: %d open, %d waiting", open, waiting)
 		}
 	})
+}
+
+// dialAsync runs sockets.Dial through g in a goroutine and sends its error
+// (closing the socket if it opened).
+func dialAsync(ctx context.Context, addr string, g *gate) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		s, err := sockets.Dial(ctx, addr, &sockets.Options{Dial: g.dial})
+		if err == nil {
+			s.Close()
+		}
+		errc <- err
+	}()
+	return errc
 }
 
 func TestAfterClose(t *testing.T) {

@@ -2,7 +2,6 @@ package sockets
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 )
@@ -65,22 +64,7 @@ func TestStarterTicksWhileBusyThenStops(t *testing.T) {
 	}
 
 	// Queued while the timer ticks, claimed by nothing: it still starts.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	s, err := Connect(ctx, ln.Addr().String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatalf("the unclaimed attempt did not connect: %v", err)
-	}
-	c.Close()
+	ExpectUnclaimedConnects(t, ctx)
 
 	// With no more Connects the timer stops, and stays stopped.
 	waitStarterQuiet(t)
