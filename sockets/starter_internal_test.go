@@ -2,15 +2,16 @@ package sockets
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 )
 
-// starterState reads the starter's timer state and arm counts.
-func starterState() (armed bool, connectArms, tickArms int) {
+// starterState reads the starter's timer state and counts.
+func starterState() (armed bool, queued, arms, stops int) {
 	starter.mu.Lock()
 	defer starter.mu.Unlock()
-	return starter.armedAt != 0, starter.connectArms, starter.tickArms
+	return starter.armedAt != 0, len(starter.queue), starter.arms, starter.stops
 }
 
 // waitStarterQuiet waits until the starter's timer has stopped.
@@ -18,7 +19,7 @@ func waitStarterQuiet(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if armed, _, _ := starterState(); !armed {
+		if armed, _, _, _ := starterState(); !armed {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -28,48 +29,92 @@ func waitStarterQuiet(t *testing.T) {
 	}
 }
 
-// While Connects keep coming, the starter's timer re-arms itself when it
-// fires, rather than being re-armed by Connect; once Connects stop it
-// stops too, and an attempt queued while it ticked, which nothing claims,
-// still starts.
-func TestStarterTicksWhileBusyThenStops(t *testing.T) {
+// The starter's timer is armed only while attempts are queued or running:
+// Connect arms it, and an attempt claimed at once (Opened, Write) stops it
+// when it ends with nothing queued, so a program that connects often keeps
+// no timer pending between its connections.
+func TestStarterArmedOnlyWhileQueued(t *testing.T) {
 	addr := discardServer(t)
 	ctx := context.Background()
 	waitStarterQuiet(t)
-	_, c0, k0 := starterState()
-	start := time.Now()
-	n := 0
-	for time.Since(start) < 15*idleDelay {
+	_, _, a0, s0 := starterState()
+	const n = 60
+	for i := range n {
 		s, err := Connect(ctx, addr, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Opened(ctx); err != nil {
+		if armed, queued, _, _ := starterState(); !armed || queued != 1 {
+			t.Fatalf("Connect %d: timer armed %v with %d attempts queued, want armed with 1", i, armed, queued)
+		}
+		switch i % 3 {
+		case 0:
+			_, err = s.Opened(ctx)
+		case 1:
+			_, err = s.Write([]byte{'x'})
+		case 2:
+			err = s.SetReadDeadline(time.Time{}) // not a claim: the attempt stays queued
+			if err == nil {
+				if armed, queued, _, _ := starterState(); !armed || queued != 1 {
+					t.Fatalf("Connect %d, SetReadDeadline: timer armed %v with %d attempts queued, want armed with 1", i, armed, queued)
+				}
+				_, err = s.Opened(ctx)
+			}
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
+		if armed, queued, _, _ := starterState(); armed || queued != 0 {
+			t.Fatalf("Connect %d opened: timer armed %v with %d attempts queued, want stopped with none", i, armed, queued)
+		}
 		s.Close()
-		n++
 	}
-	_, c1, k1 := starterState()
-	connectArms, tickArms := c1-c0, k1-k0
-	t.Logf("%d connects in %v: Connect armed the timer %d times, the timer re-armed itself %d times", n, time.Since(start).Round(time.Millisecond), connectArms, tickArms)
-	if connectArms < 1 {
-		t.Errorf("Connect never armed the stopped timer")
+	if _, _, a1, s1 := starterState(); a1-a0 != n || s1-s0 != n {
+		t.Errorf("%d Connects opened one at a time: the timer was armed %d times and stopped %d, want %d and %d", n, a1-a0, s1-s0, n, n)
 	}
-	// Each time Connect arms a stopped timer (the first Connect, or one
-	// after a stall of the loop longer than idleDelay), the timer then
-	// re-arms itself for as long as Connects go on.
-	if connectArms > tickArms {
-		t.Errorf("Connect armed the timer %d times and the timer itself %d: Connect is re-arming a timer that should be ticking", connectArms, tickArms)
-	}
+}
 
-	// Queued while the timer ticks, claimed by nothing: it still starts.
-	ExpectUnclaimedConnects(t, ctx)
-
-	// With no more Connects the timer stops, and stays stopped.
+// Connect, Connect, Opened of the second: the claim leaves the first
+// queued, with the timer armed for it, and the first still connects in a
+// goroutine of its own; then the timer stops.
+func TestStarterKeepsTimerForOlderAttempt(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx := context.Background()
 	waitStarterQuiet(t)
-	time.Sleep(3 * idleDelay)
-	if armed, _, _ := starterState(); armed {
-		t.Error("the starter's timer re-armed itself with no Connect since it last fired")
+	first, err := Connect(ctx, ln.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := Connect(ctx, ln.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if _, err := second.Opened(ctx); err != nil {
+		t.Fatal(err)
+	}
+	armed, queued, _, _ := starterState()
+	if queued == 1 && !armed {
+		t.Fatal("the second Connect's claim left the first queued with the timer stopped")
+	}
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+	for range 2 {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatalf("the peer saw only one of two connections: %v", err)
+		}
+		c.Close()
+	}
+	if _, err := first.Opened(ctx); err != nil {
+		t.Fatalf("the unclaimed first Connect did not open: %v", err)
+	}
+	waitStarterQuiet(t)
+	if _, queued, _, _ := starterState(); queued != 0 {
+		t.Errorf("%d attempts still queued with the timer stopped", queued)
 	}
 }
