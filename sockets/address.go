@@ -157,8 +157,10 @@ func (a Address) validateHost() error {
 		}
 		return nil
 	}
-	if _, err := netip.ParseAddr(h); err == nil {
-		return nil // dotted-decimal IPv4
+	if dotsAndDigits(h) {
+		if _, err := netip.ParseAddr(h); err == nil {
+			return nil // dotted-decimal IPv4
+		}
 	}
 	name := strings.TrimSuffix(h, ".")
 	if len(name) > maxHostname {
@@ -167,13 +169,17 @@ func (a Address) validateHost() error {
 	if name == "" {
 		return errorf(ErrInvalidAddress, "hostname "+quote(h)+" is empty")
 	}
-	labels := strings.Split(name, ".")
-	for _, l := range labels {
+	for rest := name; ; {
+		l, more, found := strings.Cut(rest, ".")
 		if err := checkLabel(l, h); err != nil {
 			return err
 		}
+		if !found {
+			break
+		}
+		rest = more
 	}
-	if looksNumeric(labels) {
+	if looksNumeric(name) {
 		return errorf(ErrInvalidAddress, quote(h)+" is a non-standard spelling of an IPv4 address; write it in dotted-decimal form (a.b.c.d)")
 	}
 	return nil
@@ -202,16 +208,32 @@ func checkLabel(l, host string) error {
 // address (2130706433, 0x7f000001, 0177.0.0.1, 127.1): every label a decimal,
 // octal or hex number, and at most four of them. No real DNS name has a
 // numeric top-level label.
-func looksNumeric(labels []string) bool {
-	if len(labels) > 4 {
-		return isNumberLabel(labels[len(labels)-1])
+func looksNumeric(name string) bool {
+	if strings.Count(name, ".") >= 4 {
+		return isNumberLabel(name[strings.LastIndexByte(name, '.')+1:])
 	}
-	for _, l := range labels {
+	for rest := name; ; {
+		l, more, found := strings.Cut(rest, ".")
 		if !isNumberLabel(l) {
 			return false
 		}
+		if !found {
+			return true
+		}
+		rest = more
 	}
-	return true
+}
+
+// dotsAndDigits reports whether h holds only digits and dots: the only
+// hostnames that can be dotted-decimal IPv4 (checked before parsing one,
+// since a failed parse allocates its error).
+func dotsAndDigits(h string) bool {
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c != '.' && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return h != ""
 }
 
 func isNumberLabel(l string) bool {

@@ -23,6 +23,9 @@ func TestParseAddress(t *testing.T) {
 		{"[2001:db8::1]:1", "2001:db8::1", 1},
 		{"xn--bcher-kva.example:65535", "xn--bcher-kva.example", 65535},
 		{"_srv.example.com:5060", "_srv.example.com", 5060},
+		{"1.2.3.example:80", "1.2.3.example", 80},
+		{"1.2.3.4.5.example:80", "1.2.3.4.5.example", 80},
+		{"0x7f.example:80", "0x7f.example", 80},
 		{"localhost:6379", "localhost", 6379},
 	}
 	for _, g := range good {
@@ -67,6 +70,10 @@ func TestParseAddress(t *testing.T) {
 		{"0177.0.0.1:80", "non-standard spelling"},
 		{"127.1:80", "non-standard spelling"},
 		{"0:80", "non-standard spelling"},
+		{"1.2.3.999:80", "non-standard spelling"},
+		{"1.2.3.4.5:80", "non-standard spelling"},
+		{"a.b.c.d.0x10:80", "non-standard spelling"},
+		{"0x7f.0.0.1.:80", "non-standard spelling"},
 		{"[]:80", "brackets are only for IPv6"},
 		{":80", "empty hostname"},
 	}

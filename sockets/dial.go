@@ -61,27 +61,30 @@ func checkConnect(ctx context.Context, o *Options, a Address) error {
 }
 
 // admit puts a new socket in its scope and counts it. It runs once per
-// Connect, after checkConnect and before the dial starts.
+// Connect, after checkConnect and before the dial starts. The socket
+// leaves both when it ends (see Socket.end and egress.leave).
 func (s *Socket) admit() error {
 	e := s.opts.eg
-	if e == nil || (e.scope == nil && e.count == nil) {
+	if !e.tracked() {
 		return nil // nothing to track for this connection
 	}
 	if e.scope != nil {
-		if err := e.scope.join(e, s); err != nil {
-			if e.count != nil && isLimit(err) {
-				e.count.ConnectLimited()
-			}
-			return err
+		// join counts the socket, under the scope's lock: the scope's
+		// end may close s as soon as it is a member.
+		err := e.scope.join(e, s)
+		if err != nil && e.count != nil && isLimit(err) {
+			e.count.ConnectLimited()
 		}
-	} else {
-		e.sock.Store(s)
+		return err
 	}
-	if e.count != nil {
-		e.count.SocketOpened()
-	}
-	s.addCloseHook(func() { e.leave(s) })
+	e.sock.Store(s)
+	e.count.SocketOpened()
 	return nil
+}
+
+// tracked reports whether the connection is a scope member or counted.
+func (e *egress) tracked() bool {
+	return e != nil && (e.scope != nil || e.count != nil)
 }
 
 func isLimit(err error) bool {
@@ -89,12 +92,12 @@ func isLimit(err error) bool {
 	return ok && d.kind == ErrLimit
 }
 
-// handOff moves a connection from s to ns, the socket StartTLS returned:
-// ns joins s's scope in s's slot, and the connection stays counted once.
-// It runs before s ends.
+// handOff moves a connection from s to ns, the socket StartTLS returned
+// (which shares s's egress): ns takes s's slot in its scope, and the
+// connection stays counted once, until ns ends. It runs before s ends.
 func (s *Socket) handOff(ns *Socket) {
 	e := s.opts.eg
-	if e == nil || (e.scope == nil && e.count == nil) {
+	if !e.tracked() {
 		return
 	}
 	if sc := e.scope; sc != nil {
@@ -110,14 +113,14 @@ func (s *Socket) handOff(ns *Socket) {
 		}
 		e.sock.Store(ns)
 		sc.mu.Unlock()
-	} else if !e.sock.CompareAndSwap(s, ns) {
-		return
+	} else {
+		e.sock.CompareAndSwap(s, ns)
 	}
-	ns.addCloseHook(func() { e.leave(ns) })
 }
 
-// leave runs when socket s ends; if s is still the connection's socket (not
-// replaced by StartTLS), the connection leaves its scope and the count.
+// leave runs when socket s, tracked, ends; if s is still the connection's
+// socket (not replaced by StartTLS), the connection leaves its scope and
+// the count.
 func (e *egress) leave(s *Socket) {
 	if sc := e.scope; sc != nil {
 		sc.mu.Lock()
@@ -191,21 +194,27 @@ func (e *egress) dialChecked(ctx context.Context, o *Options, a Address) (net.Co
 	if len(allowed) == 0 {
 		return nil, errorf(ErrDenied, "the egress policy allows none of the addresses of "+quote(a.Hostname))
 	}
-	port := uint16(a.Port)
-	dialIP := func(ctx context.Context, ip netip.Addr) (net.Conn, error) {
-		addr := netip.AddrPortFrom(ip, port).String()
-		switch {
-		case e.via != nil:
-			return e.via(ctx, "tcp", addr)
-		case o.Dial != nil:
-			return o.Dial(ctx, "tcp", addr)
-		}
-		d := net.Dialer{ControlContext: func(ctx context.Context, _, address string, _ syscall.RawConn) error {
-			return e.control(ctx, address, ip)
-		}}
-		return d.DialContext(ctx, "tcp", addr)
+	if len(allowed) == 1 {
+		return e.dialAddr(ctx, o, allowed[0]) // no race, and no closure for it
 	}
-	return race(ctx, allowed, dialIP)
+	return race(ctx, allowed, func(ctx context.Context, ip netip.Addr) (net.Conn, error) {
+		return e.dialAddr(ctx, o, ip)
+	})
+}
+
+// dialAddr dials ip, an address the policy allowed, at the request's port.
+func (e *egress) dialAddr(ctx context.Context, o *Options, ip netip.Addr) (net.Conn, error) {
+	addr := netip.AddrPortFrom(ip, uint16(e.req.Address.Port)).String()
+	switch {
+	case e.via != nil:
+		return e.via(ctx, "tcp", addr)
+	case o.Dial != nil:
+		return o.Dial(ctx, "tcp", addr)
+	}
+	d := net.Dialer{ControlContext: func(ctx context.Context, _, address string, _ syscall.RawConn) error {
+		return e.control(ctx, address, ip)
+	}}
+	return d.DialContext(ctx, "tcp", addr)
 }
 
 // control checks the address a socket is about to connect to. checked is

@@ -129,7 +129,7 @@ func refusedSpelling(ctx context.Context, host string, port int, opts *Options, 
 		return err
 	}
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if _, perr := netip.ParseAddr(h); perr == nil || h == "" || !looksNumeric(strings.Split(h, ".")) {
+	if _, perr := netip.ParseAddr(h); perr == nil || h == "" || !looksNumeric(h) {
 		return err // a standard address (refused for another reason) or a name
 	}
 	r := Request{Address: Address{Hostname: h, Port: port}, Scope: ScopeFrom(ctx), Spelling: true}

@@ -237,6 +237,9 @@ func (sc *Scope) join(e *egress, s *Socket) error {
 	}
 	e.sock.Store(s)
 	sc.members[e] = struct{}{}
+	if e.count != nil {
+		e.count.SocketOpened()
+	}
 	return nil
 }
 

@@ -765,6 +765,9 @@ func (s *Socket) end(cause error, flag uint32) {
 	if ch != nil {
 		close(ch)
 	}
+	if e := s.opts.eg; e.tracked() {
+		e.leave(s)
+	}
 	for _, h := range hooks {
 		h()
 	}
