@@ -117,15 +117,15 @@ func DialSocketStartTLS(ctx context.Context, addr string, opts *Options) (*imapc
 	if n := br.Buffered(); n > 0 {
 		return fail("STARTTLS", errorf(sockets.ErrPlaintextInjection, "the server sent "+strconv.Itoa(n)+" bytes after its OK reply to STARTTLS, before the TLS handshake; refusing them"))
 	}
-	tsock, err := sock.StartTLS(&sockets.StartTLSOptions{Context: ctx})
+	// The handshake runs here, bounded by ctx.
+	tsock, err := sock.UpgradeTLS(&sockets.StartTLSOptions{Context: ctx})
 	if err != nil {
-		return fail("STARTTLS", err)
-	}
-	w.set(tsock)
-	if _, err := tsock.Opened(ctx); err != nil {
-		tsock.Close()
+		if !sock.Upgraded() {
+			return fail("STARTTLS", err)
+		}
 		return nil, w.fail(ctx, "TLS handshake", addr, err)
 	}
+	w.set(tsock)
 	c := imapclient.New(&greetedConn{Conn: tsock, greeting: []byte(afterGreeting)}, co)
 	return greetDone(ctx, w, addr, c)
 }

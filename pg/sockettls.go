@@ -204,13 +204,10 @@ func (st *socketTLS) dialTLS(ctx context.Context, address string, t *target) (ne
 			return nil, &tlsFailure{fmt.Errorf("%s answered %q to the SSLRequest instead of 'S' or 'N'; is it a PostgreSQL server?", address, reply)}
 		}
 	}
-	ts, err := s.StartTLS(&sockets.StartTLSOptions{TLSConfig: t.tls, NoServerName: t.tls.ServerName == "", Context: ctx})
+	// The handshake runs here, bounded by ctx.
+	ts, err := s.UpgradeTLS(&sockets.StartTLSOptions{TLSConfig: t.tls, NoServerName: t.tls.ServerName == "", Context: ctx})
 	if err != nil {
 		s.Close()
-		return nil, &tlsFailure{err}
-	}
-	if _, err := ts.Opened(ctx); err != nil {
-		ts.Close()
 		return nil, &tlsFailure{err}
 	}
 	return ts, nil

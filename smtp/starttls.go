@@ -109,18 +109,15 @@ func dialSocketStartTLS(ctx context.Context, addr string, o *Options) (*gosmtp.C
 	if n := br.Buffered(); n > 0 {
 		return fail("STARTTLS", errorf(sockets.ErrPlaintextInjection, "the server sent "+strconv.Itoa(n)+" bytes after its 220 reply to STARTTLS, before the TLS handshake; refusing them"))
 	}
-	tsock, err := sock.StartTLS(nil)
+	// The handshake runs here, bounded by ctx.
+	tsock, err := sock.UpgradeTLS(&sockets.StartTLSOptions{Context: ctx})
 	if err != nil {
-		return fail("STARTTLS", err)
-	}
-	w.set(tsock)
-	// The watch closes tsock when ctx ends, which ends the handshake; so
-	// Opened needs no ctx of its own, and without one it runs the
-	// handshake here instead of handing it to a goroutine of the socket's.
-	if _, err := tsock.Opened(context.Background()); err != nil {
-		tsock.Close()
+		if !sock.Upgraded() {
+			return fail("STARTTLS", err)
+		}
 		return nil, false, w.fail(ctx, "TLS handshake", addr, err)
 	}
+	w.set(tsock)
 	c := gosmtp.NewClient(&greetedConn{Conn: tsock, greeting: []byte(afterGreeting)})
 	if err := c.Hello(name); err != nil {
 		c.Close()

@@ -55,7 +55,8 @@
 // sockets itself uses the standard library only.
 //
 // [Dial] is Connect followed by waiting for the socket to open, in the
-// caller's goroutine: the form for dial functions.
+// caller's goroutine: the form for dial functions. [Socket.UpgradeTLS] is
+// StartTLS followed by waiting for the handshake, in the same way.
 //
 // # Performance
 //

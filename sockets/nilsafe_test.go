@@ -41,6 +41,9 @@ func TestZeroSocket(t *testing.T) {
 	if _, err := s.StartTLS(nil); !isClosedErr(err) {
 		t.Fatalf("StartTLS = %v, want ErrClosed", err)
 	}
+	if ts, err := s.UpgradeTLS(nil); ts != nil || !isClosedErr(err) {
+		t.Fatalf("UpgradeTLS = %v, %v, want ErrClosed", ts, err)
+	}
 	if err := s.CloseWrite(); !isClosedErr(err) {
 		t.Fatalf("CloseWrite = %v, want ErrClosed", err)
 	}

@@ -54,8 +54,26 @@ type StartTLSOptions struct {
 //
 // The handshake is bounded by the new socket's Close and by
 // StartTLSOptions.Context; [Socket.Opened] with another context bounds only
-// the wait for it.
+// the wait for it. [Socket.UpgradeTLS] is StartTLS with the handshake run,
+// and its error returned, in the caller's goroutine.
 func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
+	return s.startTLS(opts, false)
+}
+
+// UpgradeTLS is [Socket.StartTLS] followed by waiting for the handshake,
+// which runs in the caller's goroutine: the form drivers and dial
+// functions want, where certificate errors must surface at the upgrade
+// (as [Dial] is to [Connect]). StartTLSOptions.Context bounds the
+// handshake. On error the new socket has ended and nothing is left open;
+// this socket has ended too, as after StartTLS, unless the upgrade was
+// refused before it began (the errors StartTLS returns).
+func (s *Socket) UpgradeTLS(opts *StartTLSOptions) (*Socket, error) {
+	return s.startTLS(opts, true)
+}
+
+// startTLS is StartTLS; with wait it runs the handshake in the caller's
+// goroutine and returns its error.
+func (s *Socket) startTLS(opts *StartTLSOptions, wait bool) (*Socket, error) {
 	fail := func(err error) (*Socket, error) {
 		return nil, &SocketError{Op: "starttls", Addr: s.given, Err: err}
 	}
@@ -126,7 +144,20 @@ func (s *Socket) StartTLS(opts *StartTLSOptions) (*Socket, error) {
 		s.conn().SetDeadline(aLongTimeAgo)
 	}
 	s.mu.Unlock()
-	schedule(p)
+	if !wait {
+		schedule(p)
+		return ns, nil
+	}
+	if !p.runHere() {
+		ready, _ := p.waitChans()
+		<-ready // ns's scope ended and closed it first
+	}
+	if err := ns.connFailure(p); err != nil {
+		return nil, err
+	}
+	if !ns.opened.Load() {
+		return fail(ErrClosed)
+	}
 	return ns, nil
 }
 
