@@ -11,13 +11,14 @@ import (
 )
 
 // starterState reads the starter's timer state and counts.
-func starterState() (armed bool, queued, arms, stops int) {
+func starterState() (armed bool, queued, arms, parks int) {
 	starter.mu.Lock()
 	defer starter.mu.Unlock()
-	return starter.armedAt != 0, len(starter.queue), starter.arms, starter.stops
+	return starter.armedAt != 0, len(starter.queue), starter.arms, starter.parks
 }
 
-// waitStarterQuiet waits until the starter's timer has stopped.
+// waitStarterQuiet waits until the starter's timer is not due (stopped or
+// parked).
 func waitStarterQuiet(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -26,16 +27,16 @@ func waitStarterQuiet(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the starter's timer is still armed 5 s after the last Connect")
+			t.Fatal("the starter's timer is still due 5 s after the last Connect")
 		}
 		time.Sleep(idleDelay / 2)
 	}
 }
 
-// The starter's timer is armed only while attempts are queued or running:
-// Connect arms it, and an attempt claimed at once (Opened, Write) stops it
-// when it ends with nothing queued, so a program that connects often keeps
-// no timer pending between its connections.
+// The starter's timer is due only while attempts are queued: Connect arms
+// it, and the claim (Opened, Write) that empties the queue parks it, so a
+// program that connects often keeps no timer due while its connections
+// wait on the network.
 func TestStarterArmedOnlyWhileQueued(t *testing.T) {
 	addr := discardServer(t)
 	ctx := context.Background()
@@ -73,13 +74,19 @@ func TestStarterArmedOnlyWhileQueued(t *testing.T) {
 		s.Close()
 	}
 	if _, _, a1, s1 := starterState(); a1-a0 != n || s1-s0 != n {
-		t.Errorf("%d Connects opened one at a time: the timer was armed %d times and stopped %d, want %d and %d", n, a1-a0, s1-s0, n, n)
+		t.Errorf("%d Connects opened one at a time: the timer was armed %d times and parked %d, want %d and %d", n, a1-a0, s1-s0, n, n)
+	}
+	// A parked timer that fires (an hour on) finds nothing to start and
+	// stays parked.
+	startQueued()
+	if armed, queued, _, _ := starterState(); armed || queued != 0 {
+		t.Errorf("a parked timer that fired left the timer armed %v with %d queued", armed, queued)
 	}
 }
 
 // Connect, Connect, Opened of the second: the claim leaves the first
 // queued, with the timer armed for it, and the first still connects in a
-// goroutine of its own; then the timer stops.
+// goroutine of its own; then the timer is not due.
 func TestStarterKeepsTimerForOlderAttempt(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
