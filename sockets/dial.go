@@ -243,11 +243,9 @@ const attemptDelay = 250 * time.Millisecond
 // starting with the family of the first answer; a new attempt starts when
 // the previous one fails or has run for attemptDelay; the first connection
 // wins and every other attempt is cancelled, and closed should it connect
-// anyway. With one address it dials in the caller's goroutine.
+// anyway. dialChecked dials a single address itself, so addrs holds two or
+// more.
 func race(ctx context.Context, addrs []netip.Addr, dial func(context.Context, netip.Addr) (net.Conn, error)) (net.Conn, error) {
-	if len(addrs) == 1 {
-		return dial(ctx, addrs[0])
-	}
 	addrs = interleave(addrs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

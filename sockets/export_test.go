@@ -50,3 +50,13 @@ func AttemptDone(s *Socket) <-chan struct{} {
 	}
 	return closedChan
 }
+
+// StarterState reports whether the starter's timer is due, how many
+// attempts are queued, and how often the timer has been armed.
+func StarterState() (due bool, queued, arms int) {
+	due, queued, arms, _ = starterState()
+	return due, queued, arms
+}
+
+// WaitStarterQuiet waits until the starter's timer is not due.
+var WaitStarterQuiet = waitStarterQuiet

@@ -300,17 +300,28 @@ func connect(ctx context.Context, a Address, given string, opts *Options, wait b
 		schedule(p)
 		return s, nil
 	}
-	if !p.runHere() {
-		ready, _ := p.waitChans()
-		<-ready // the scope ended and closed s first
-	}
-	if err := s.connFailure(p); err != nil {
+	if err := p.runAndWait("connect"); err != nil {
 		return nil, err
 	}
-	if !s.opened.Load() {
-		return nil, &SocketError{Op: "connect", Addr: given, Err: ErrClosed}
-	}
 	return s, nil
+}
+
+// runAndWait runs the attempt in the caller's goroutine, or waits for it if
+// something claimed it first (the socket's scope ended and closed it), and
+// returns its error; op names the call for a socket closed before it opened.
+func (p *pending) runAndWait(op string) error {
+	s := p.s
+	if !p.runHere() {
+		ready, _ := p.waitChans()
+		<-ready
+	}
+	if err := s.connFailure(p); err != nil {
+		return err
+	}
+	if !s.opened.Load() {
+		return &SocketError{Op: op, Addr: s.given, Err: ErrClosed}
+	}
+	return nil
 }
 
 // dialAttempt is Connect's attempt: the dial and, for SecureTransport
@@ -391,7 +402,7 @@ func (s *Socket) prepare(ctx context.Context, cancel context.CancelFunc, attempt
 // idleDelay after its Connect.
 //
 // The timer is due only while attempts are queued: Connect arms it when it
-// is not due, and the claim that empties the queue parks it (see park). A
+// is not due, and the claim that empties the queue parks it (see parkLocked). A
 // timer due soon while a connection waits on the network is not free: with
 // one pending, a loop of net.Dialer dial, 1-byte read and close (the
 // goroutine parks in the read) cost 11 µs more CPU per connection on a

@@ -2,12 +2,9 @@ package sockets
 
 import (
 	"context"
-	"io"
 	"net"
 	"testing"
 	"time"
-
-	"github.com/outboundhq/outbound/sockets/sockettest"
 )
 
 // starterState reads the starter's timer state and counts.
@@ -126,46 +123,5 @@ func TestStarterKeepsTimerForOlderAttempt(t *testing.T) {
 	waitStarterQuiet(t)
 	if _, queued, _, _ := starterState(); queued != 0 {
 		t.Errorf("%d attempts still queued with the timer stopped", queued)
-	}
-}
-
-// UpgradeTLS runs the handshake in the caller and never queues it, so it
-// leaves the starter's timer alone.
-func TestUpgradeTLSArmsNoTimer(t *testing.T) {
-	ca, err := sockettest.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := ca.ServerConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sockettest.NewScripted(sockettest.StartTLS(cfg), sockettest.ExpectLine("PING"), sockettest.Send("PONG\r\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx := context.Background()
-	s, err := Dial(ctx, srv.Addr(), &Options{SecureTransport: SecureTransportStartTLS, TLSConfig: ca.ClientConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	waitStarterQuiet(t)
-	_, _, a0, _ := starterState()
-	ts, err := s.UpgradeTLS(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ts.Close()
-	if armed, queued, a1, _ := starterState(); armed || queued != 0 || a1 != a0 {
-		t.Fatalf("after UpgradeTLS: timer armed %v, %d queued, armed %d times; want none of it", armed, queued, a1-a0)
-	}
-	if _, err := ts.Write([]byte("PING\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 6)
-	if _, err := io.ReadFull(ts, buf); err != nil || string(buf) != "PONG\r\n" {
-		t.Fatalf("read %q, %v", buf, err)
 	}
 }

@@ -148,15 +148,8 @@ func (s *Socket) startTLS(opts *StartTLSOptions, wait bool) (*Socket, error) {
 		schedule(p)
 		return ns, nil
 	}
-	if !p.runHere() {
-		ready, _ := p.waitChans()
-		<-ready // ns's scope ended and closed it first
-	}
-	if err := ns.connFailure(p); err != nil {
+	if err := p.runAndWait("starttls"); err != nil {
 		return nil, err
-	}
-	if !ns.opened.Load() {
-		return fail(ErrClosed)
 	}
 	return ns, nil
 }

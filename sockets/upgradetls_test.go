@@ -113,3 +113,26 @@ func TestUpgradeTLSContextBoundsHandshake(t *testing.T) {
 		t.Fatalf("UpgradeTLS took %v to honour a 100 ms context", d)
 	}
 }
+
+// UpgradeTLS runs the handshake in the caller and never queues it, so it
+// leaves the starter's timer alone.
+func TestUpgradeTLSArmsNoTimer(t *testing.T) {
+	ca := newCA(t)
+	s := upgradeReady(t, starttlsServer(t, ca), ca)
+	sockets.WaitStarterQuiet(t)
+	_, _, a0 := sockets.StarterState()
+	ts, err := s.UpgradeTLS(&sockets.StartTLSOptions{ExpectedServerHostname: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Close()
+	if due, queued, a1 := sockets.StarterState(); due || queued != 0 || a1 != a0 {
+		t.Fatalf("after UpgradeTLS: timer due %v, %d queued, armed %d times; want none of it", due, queued, a1-a0)
+	}
+	if _, err := ts.Write([]byte("PING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, ts, 6); got != "PONG\r\n" {
+		t.Fatal(got)
+	}
+}
